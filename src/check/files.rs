@@ -1,0 +1,178 @@
+//! Reading `.kpi` files and following their imports.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use crate::ast;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::{FileId, SourceFile, SourceMap};
+use crate::syntax;
+
+/// Largest `.kpi` file accepted; larger files are refused before they are read.
+pub const MAX_SOURCE_BYTES: u64 = 8 << 20;
+
+/// One parsed file and where its relative paths start from.
+pub struct LoadedFile {
+    pub id: FileId,
+    pub base_dir: PathBuf,
+    pub module: ast::Module,
+    pub broken_names: Vec<String>,
+}
+
+/// Reads a file with the checks a CLI user needs: it exists, it is a regular file, it is
+/// not too large, it is UTF-8. The error says which.
+pub fn read_source(path: &Path) -> Result<String, (Code, String)> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        (Code::CannotRead, format!("cannot read {}: {}", path.display(), io_reason(&e)))
+    })?;
+    if meta.is_dir() {
+        return Err((
+            Code::CannotRead,
+            format!("cannot read {}: it is a directory", path.display()),
+        ));
+    }
+    if !meta.is_file() {
+        return Err((
+            Code::CannotRead,
+            format!("cannot read {}: not a regular file", path.display()),
+        ));
+    }
+    if meta.len() > MAX_SOURCE_BYTES {
+        return Err((Code::FileTooLarge, too_large(path, meta.len())));
+    }
+    let file = std::fs::File::open(path).map_err(|e| {
+        (Code::CannotRead, format!("cannot read {}: {}", path.display(), io_reason(&e)))
+    })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| {
+        (Code::CannotRead, format!("cannot read {}: {}", path.display(), io_reason(&e)))
+    })?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err((Code::FileTooLarge, too_large(path, bytes.len() as u64)));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(&bytes[..at]);
+        let line = text.matches('\n').count() + 1;
+        let column = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (
+            Code::NotUtf8,
+            format!(
+                "{}:{line}:{column}: file is not valid UTF-8 (byte 0x{:02X})",
+                path.display(),
+                bytes[at]
+            ),
+        )
+    })
+}
+
+fn too_large(path: &Path, len: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let mb = len as f64 / 1_000_000.0;
+    format!("{} is {mb:.1} MB; the limit is {} MiB", path.display(), MAX_SOURCE_BYTES >> 20)
+}
+
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        _ => {
+            let s = e.to_string();
+            s.split(" (os error").next().unwrap_or(&s).to_string()
+        }
+    }
+}
+
+/// Parses `text` and, depth first, every file it imports. Imported definitions come
+/// before the importer's. Import cycles are reported at the import that closes them.
+pub fn load(
+    name: &str,
+    text: String,
+    base_dir: &Path,
+    sources: &mut SourceMap,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<LoadedFile> {
+    struct Frame {
+        file: LoadedFile,
+        canonical: Option<PathBuf>,
+        next_import: usize,
+    }
+    let mut done: Vec<LoadedFile> = Vec::new();
+    let mut finished: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![Frame {
+        file: parse_file(name, text, base_dir.to_path_buf(), sources, diags),
+        canonical: None,
+        next_import: 0,
+    }];
+    while let Some(top) = stack.last_mut() {
+        let import = top
+            .file
+            .module
+            .items
+            .iter()
+            .filter_map(|i| if let ast::Item::Import(s) = i { Some(s.clone()) } else { None })
+            .nth(top.next_import);
+        let Some(import) = import else {
+            let frame = stack.pop().expect("the loop only runs with a frame on the stack");
+            finished.extend(frame.canonical);
+            done.push(frame.file);
+            continue;
+        };
+        top.next_import += 1;
+        let path = top.file.base_dir.join(&import.value);
+        let canonical = std::fs::canonicalize(&path).ok();
+        if let Some(c) = &canonical {
+            if let Some(pos) = stack.iter().position(|f| f.canonical.as_ref() == Some(c)) {
+                let chain: Vec<String> = stack[pos..]
+                    .iter()
+                    .map(|f| sources.get(f.file.id).map_or(String::new(), |s| s.name.clone()))
+                    .chain([display(&path)])
+                    .collect();
+                diags.push(
+                    Diagnostic::error(
+                        Code::ImportCycle,
+                        format!("import cycle: {}", chain.join(" → ")),
+                    )
+                    .at(import.span, "this import closes the cycle")
+                    .help("move the shared definitions into a file that both import"),
+                );
+                continue;
+            }
+            if finished.contains(c) {
+                continue;
+            }
+        }
+        match read_source(&path) {
+            Ok(text) => {
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                let file = parse_file(&display(&path), text, base, sources, diags);
+                stack.push(Frame { file, canonical, next_import: 0 });
+            }
+            Err((code, message)) => {
+                let code = if code == Code::CannotRead { Code::ImportNotFound } else { code };
+                diags.push(Diagnostic::error(code, message).at(import.span, "imported here"));
+            }
+        }
+    }
+    done
+}
+
+pub fn parse_file(
+    name: &str,
+    text: String,
+    base_dir: PathBuf,
+    sources: &mut SourceMap,
+    diags: &mut Vec<Diagnostic>,
+) -> LoadedFile {
+    let id = sources.add(SourceFile::new(name, text));
+    let text = sources.get(id).map_or("", |f| f.text.as_str());
+    let parsed = syntax::parse(id, text);
+    diags.extend(parsed.diagnostics);
+    LoadedFile { id, base_dir, module: parsed.module, broken_names: parsed.broken_names }
+}
+
+fn display(path: &Path) -> String {
+    let s = path.display().to_string();
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}

@@ -1,0 +1,299 @@
+//! From AST to [`Program`]: names, types, units, links, cycles and every rule of the
+//! language reference. One run reports every problem it can find; a name or
+//! expression that failed gets the error type, which silences follow-on errors.
+//!
+//! Parsing and checking run on a thread with a known, generous stack, so an embedding
+//! host's small thread stack cannot change the outcome.
+
+mod defs;
+mod expr;
+mod files;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::ast;
+use crate::diagnostic::{self, Code, Diagnostic, Severity};
+use crate::program::*;
+use crate::source::{SourceFile, Span};
+
+pub use files::{MAX_SOURCE_BYTES, io_reason, read_source};
+
+/// Most diagnostics reported for one run; the rest are counted.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
+/// Column names and types of a dataset's data, for checks that need the header.
+pub trait SchemaSource: Sync {
+    /// The columns of `dataset`, or a diagnostic saying why they cannot be read.
+    fn schema(&self, dataset: &DatasetDef) -> Result<Vec<(String, ColumnType)>, Diagnostic>;
+}
+
+#[derive(Default)]
+pub struct CheckOptions<'a> {
+    /// `--param name=value`, as typed.
+    pub params: Vec<(String, String)>,
+    /// `--data name=path`.
+    pub data: Vec<(String, PathBuf)>,
+    /// Where to read headers from; `None` checks without data (`--no-data`).
+    pub schemas: Option<&'a dyn SchemaSource>,
+    /// Extra definitions checked after the files, as if appended to them: the
+    /// command line's and the REPL's queries (`name`, `text`).
+    pub extra: Vec<(String, String)>,
+}
+
+/// A checked program and everything found on the way. The program is always built,
+/// best effort, so tools can still show what parsed; trust it only without errors.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub program: Program,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity == severity).count()
+    }
+}
+
+/// Checks a file and its imports.
+pub fn check_path(path: &Path, opts: &CheckOptions<'_>) -> Checked {
+    match files::read_source(path) {
+        Ok(text) => {
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            check_text(&path.display().to_string(), &text, &base, opts)
+        }
+        Err((code, message)) => {
+            let mut program = Program::default();
+            let id =
+                program.sources.add(SourceFile::new(path.display().to_string(), String::new()));
+            let _ = id;
+            Checked {
+                program,
+                diagnostics: vec![
+                    Diagnostic::error(code, message).in_file(path.display().to_string()),
+                ],
+            }
+        }
+    }
+}
+
+/// Checks source text; relative paths (imports, data) resolve against `base_dir`.
+pub fn check_text(name: &str, text: &str, base_dir: &Path, opts: &CheckOptions<'_>) -> Checked {
+    on_big_stack(|| {
+        let mut checker = Checker::new(opts);
+        let sources = &mut checker.program.sources;
+        let mut files = files::load(name, text.to_string(), base_dir, sources, &mut checker.diags);
+        for (extra_name, extra_text) in &opts.extra {
+            let base = base_dir.to_path_buf();
+            files.push(files::parse_file(
+                extra_name,
+                extra_text.clone(),
+                base,
+                sources,
+                &mut checker.diags,
+            ));
+        }
+        checker.run(&files);
+        checker.finish()
+    })
+}
+
+/// Runs `f` on a thread with a 64 MiB stack (recursion in the parser and the checker is
+/// bounded by `syntax::MAX_NESTING`; this leaves ample room in debug builds too).
+pub fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(s, f);
+        match handle {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            Err(_) => unreachable!("spawning the checker thread failed: out of memory"),
+        }
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SymKind {
+    Dataset,
+    Dim,
+    Param,
+    Kpi,
+    Blend,
+    View,
+}
+
+impl SymKind {
+    fn word(self) -> &'static str {
+        match self {
+            SymKind::Dataset => "dataset",
+            SymKind::Dim => "dim",
+            SymKind::Param => "param",
+            SymKind::Kpi => "kpi",
+            SymKind::Blend => "blend",
+            SymKind::View => "view",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Symbol {
+    kind: SymKind,
+    index: usize,
+    span: Span,
+}
+
+struct Checker<'o> {
+    opts: &'o CheckOptions<'o>,
+    program: Program,
+    diags: Vec<Diagnostic>,
+    symbols: HashMap<String, Symbol>,
+    /// Names whose definitions failed to parse: treated as defined, type unknown.
+    broken: std::collections::HashSet<String>,
+    /// Names that failed checking: references to them stay silent.
+    poisoned: std::collections::HashSet<String>,
+    /// KPI types, filled in dependency order while lowering.
+    kpi_types: Vec<Ty>,
+    /// Datasets each KPI's aggregates read (root datasets), transitively.
+    kpi_roots: Vec<Vec<DatasetId>>,
+    /// Dims each dim's expression is lowered to.
+    dim_lowered: Vec<bool>,
+}
+
+impl<'o> Checker<'o> {
+    fn new(opts: &'o CheckOptions<'o>) -> Self {
+        Checker {
+            opts,
+            program: Program::default(),
+            diags: Vec::new(),
+            symbols: HashMap::new(),
+            broken: std::collections::HashSet::new(),
+            poisoned: std::collections::HashSet::new(),
+            kpi_types: Vec::new(),
+            kpi_roots: Vec::new(),
+            dim_lowered: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn run(&mut self, files: &[files::LoadedFile]) {
+        let mut items: Vec<(&ast::Item, &files::LoadedFile)> = Vec::new();
+        for f in files {
+            self.broken.extend(f.broken_names.iter().cloned());
+            items.extend(f.module.items.iter().map(|i| (i, f)));
+        }
+        self.declare(&items);
+        let datasets: Vec<_> = items
+            .iter()
+            .filter_map(|(i, f)| if let ast::Item::Dataset(d) = i { Some((d, *f)) } else { None })
+            .collect();
+        self.datasets(&datasets);
+        for (item, _) in &items {
+            if let ast::Item::Param(p) = item {
+                self.param(p);
+            }
+        }
+        let dims: Vec<_> = items
+            .iter()
+            .filter_map(|(i, _)| if let ast::Item::Dim(d) = i { Some(d) } else { None })
+            .collect();
+        self.dims(&dims);
+        let kpis: Vec<_> = items
+            .iter()
+            .filter_map(|(i, _)| if let ast::Item::Kpi(k) = i { Some(k) } else { None })
+            .collect();
+        self.kpis(&kpis);
+        let blends: Vec<_> = items
+            .iter()
+            .filter_map(|(i, _)| if let ast::Item::Blend(b) = i { Some(b) } else { None })
+            .collect();
+        self.blends(&blends);
+        for (item, file) in &items {
+            match item {
+                ast::Item::View(v) => self.view(v),
+                ast::Item::Note(n) => self.note(n),
+                ast::Item::Test(t) => self.test(t, &file.base_dir),
+                _ => {}
+            }
+        }
+    }
+
+    fn finish(mut self) -> Checked {
+        diagnostic::sort(&mut self.diags);
+        self.diags.dedup();
+        let errors = self.diags.iter().filter(|d| d.is_error()).count();
+        if self.diags.len() > MAX_DIAGNOSTICS {
+            let hidden = self.diags.len() - MAX_DIAGNOSTICS;
+            self.diags.truncate(MAX_DIAGNOSTICS);
+            self.diags.push(Diagnostic::error(
+                Code::TooManyErrors,
+                format!("{hidden} more diagnostics not shown ({errors} errors in total)"),
+            ));
+        }
+        Checked { program: self.program, diagnostics: self.diags }
+    }
+
+    /// Registers every top-level name (one namespace for all kinds) and reports duplicates.
+    fn declare(&mut self, items: &[(&ast::Item, &files::LoadedFile)]) {
+        let mut counts = [0usize; 6];
+        for (item, _) in items {
+            let (kind, name, span) = match item {
+                ast::Item::Dataset(d) => (SymKind::Dataset, d.name.name.clone(), d.name.span),
+                ast::Item::Dim(d) => (SymKind::Dim, d.name.name.clone(), d.name.span),
+                ast::Item::Param(p) => (SymKind::Param, p.name.name.clone(), p.name.span),
+                ast::Item::Kpi(k) => (SymKind::Kpi, k.name.name.clone(), k.name.span),
+                ast::Item::Blend(b) => (SymKind::Blend, b.name(), b.name_span()),
+                ast::Item::View(v) => (SymKind::View, v.name.name.clone(), v.name.span),
+                _ => continue,
+            };
+            if let Some(first) = self.symbols.get(&name) {
+                let what = if first.kind == kind {
+                    kind.word().to_string()
+                } else {
+                    format!("{} (already a {})", kind.word(), first.kind.word())
+                };
+                let mut d = Diagnostic::error(
+                    Code::Duplicate,
+                    format!("`{name}` is defined more than once"),
+                )
+                .at(span, format!("second definition of {what}"))
+                .also(first.span, "first defined here");
+                if kind == SymKind::Blend && matches!(item, ast::Item::Blend(b) if b.name.is_none())
+                {
+                    d = d.help("give one of the blends a name: `blend other_name = ...`");
+                }
+                self.error(d);
+                self.poisoned.insert(name);
+                continue;
+            }
+            let index = counts[kind as usize];
+            counts[kind as usize] += 1;
+            self.symbols.insert(name, Symbol { kind, index, span });
+        }
+    }
+
+    /// Whether this definition is the one registered under its name (not a duplicate).
+    fn is_registered(&self, name: &str, span: Span) -> bool {
+        self.symbols.get(name).is_some_and(|s| s.span == span)
+    }
+
+    fn lookup(&self, name: &str) -> Option<Symbol> {
+        self.symbols.get(name).copied()
+    }
+
+    /// Is a failed or broken name (references stay silent).
+    fn is_silenced(&self, name: &str) -> bool {
+        self.broken.contains(name) || self.poisoned.contains(name)
+    }
+
+    fn snippet(&self, span: Span) -> String {
+        self.program.sources.snippet(span).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,117 @@
+//! `kpiblend check`: validate KPI files for CI.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use kpiblend::check::{self, CheckOptions};
+use kpiblend::diagnostic::Code;
+use kpiblend::render::diagnostics as render;
+
+use super::output::Closed;
+use super::{ColorChoice, Out, Outcome};
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// KPI files to check
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Do not read data files (column names and types are then not checked)
+    #[arg(long)]
+    pub no_data: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Exit 1 on warnings too
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Override a dataset's file: NAME=PATH
+    #[arg(long = "data", value_name = "NAME=PATH", value_parser = super::parse_data_override)]
+    pub data: Vec<(String, PathBuf)>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+    Github,
+}
+
+pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
+    let color = super::use_color(color, std::io::stdout().is_terminal());
+    let mut out = Out::stdout();
+    let mut outcome = Outcome::Ok;
+    let mut json_items = Vec::new();
+    let mut all = Vec::new();
+    let schemas = kpiblend::eval::FileSchemas;
+    for path in &args.files {
+        let opts = CheckOptions {
+            data: args.data.clone(),
+            schemas: if args.no_data { None } else { Some(&schemas) },
+            ..CheckOptions::default()
+        };
+        let checked = check::check_path(path, &opts);
+        let io_failure = checked.diagnostics.iter().any(|d| {
+            d.code == Code::CannotRead
+                || d.code == Code::NotUtf8 && d.labels.is_empty()
+                || d.code == Code::FileTooLarge
+        });
+        if io_failure {
+            outcome = Outcome::Failure;
+        } else if checked.has_errors() || (args.deny_warnings && !checked.diagnostics.is_empty()) {
+            outcome = outcome.max_with(Outcome::Findings);
+        }
+        let sources = &checked.program.sources;
+        match args.format {
+            Format::Human => {
+                for d in &checked.diagnostics {
+                    out.write(&render::human(d, sources, color))?;
+                }
+            }
+            Format::Json => {
+                json_items.extend(checked.diagnostics.iter().map(|d| {
+                    serde_json::to_value(render::json_value(d, sources)).unwrap_or_default()
+                }))
+            }
+            Format::Github => {
+                for d in &checked.diagnostics {
+                    out.line(&render::github(d, sources))?;
+                }
+            }
+        }
+        all.extend(checked.diagnostics);
+    }
+    match args.format {
+        Format::Json => out.line(&serde_json::to_string_pretty(&json_items).unwrap_or_default())?,
+        Format::Human => {
+            let files = args.files.len();
+            let summary = if all.is_empty() {
+                format!(
+                    "checked {files} file{}: no problems found",
+                    if files == 1 { "" } else { "s" }
+                )
+            } else {
+                format!(
+                    "checked {files} file{}: {}",
+                    if files == 1 { "" } else { "s" },
+                    render::tally(&all)
+                )
+            };
+            out.line(&summary)?;
+        }
+        Format::Github => {}
+    }
+    out.flush()?;
+    Ok(outcome)
+}
+
+impl Outcome {
+    pub fn max_with(self, other: Outcome) -> Outcome {
+        let rank = |o: Outcome| match o {
+            Outcome::Ok => 0,
+            Outcome::Findings => 1,
+            Outcome::Failure => 2,
+        };
+        if rank(other) > rank(self) { other } else { self }
+    }
+}

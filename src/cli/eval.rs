@@ -1,0 +1,215 @@
+//! `kpiblend eval`: compute every KPI, blend and view over the data.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use kpiblend::check::{self, CheckOptions, Checked};
+use kpiblend::data::BadRows;
+use kpiblend::diagnostic::{Code, Diagnostic};
+use kpiblend::eval::{self, Cell, Data, DataOptions, Report, Request, Status, Verdict};
+use kpiblend::render::{diagnostics as diag_render, table};
+
+use super::output::{Closed, eprint};
+use super::{ColorChoice, Out, Outcome};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The KPI file
+    pub file: PathBuf,
+    /// Evaluate a view defined in the file
+    #[arg(long, conflicts_with_all = ["kpi", "by", "filter"])]
+    pub view: Option<String>,
+    /// KPIs and blends to show (comma-separated; default: all)
+    #[arg(long, value_delimiter = ',')]
+    pub kpi: Vec<String>,
+    /// Group by these dims (comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// Keep only rows where this condition holds, e.g. 'calls.channel == "voice"'
+    #[arg(long = "where", value_name = "CONDITION")]
+    pub filter: Option<String>,
+    /// Override a param: NAME=VALUE (e.g. answer_within=30s)
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param_override)]
+    pub params: Vec<(String, String)>,
+    /// Read a dataset from another file: NAME=PATH
+    #[arg(long = "data", value_name = "NAME=PATH", value_parser = super::parse_data_override)]
+    pub data: Vec<(String, PathBuf)>,
+    /// Output format (default: table)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Exit 1 when a KPI or blend reaches this level: warn, fail or breach
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+    /// What to do with rows whose values do not parse: fail, or skip them (and say how many)
+    #[arg(long, value_enum, default_value_t = BadRowsArg::Fail)]
+    pub bad_rows: BadRowsArg,
+    /// Stop when a grouping produces more groups than this
+    #[arg(long, default_value_t = eval::MAX_GROUPS)]
+    pub max_groups: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FailOn {
+    Warn,
+    Fail,
+    Breach,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum BadRowsArg {
+    Fail,
+    Skip,
+}
+
+/// Name of the virtual file holding the command line's query.
+const QUERY_FILE: &str = "<command line>";
+const QUERY_VIEW: &str = "__command_line";
+
+pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
+    let err_color = super::use_color(color, std::io::stderr().is_terminal());
+    let schemas = eval::FileSchemas;
+    let base = CheckOptions {
+        params: args.params.clone(),
+        data: args.data.clone(),
+        schemas: Some(&schemas),
+        extra: Vec::new(),
+    };
+    let mut checked = check::check_path(&args.file, &base);
+    if !report_diagnostics(&checked, err_color) {
+        return Ok(failure_kind(&checked));
+    }
+    if !args.kpi.is_empty() || !args.by.is_empty() || args.filter.is_some() {
+        let query = query_text(&checked.program, args);
+        let opts = CheckOptions { extra: vec![(QUERY_FILE.into(), query)], ..base };
+        checked = check::check_path(&args.file, &opts);
+        if !report_diagnostics(&checked, err_color) {
+            return Ok(failure_kind(&checked));
+        }
+    }
+    let program = &checked.program;
+    let request = match (&args.view, program.view(QUERY_VIEW)) {
+        (Some(name), _) => match program.view(name) {
+            Some(v) => Request::view(v),
+            None => {
+                let names: Vec<&str> = program.views.iter().map(|v| v.name.as_str()).collect();
+                let mut msg = format!("error: no view named `{name}` in {}", args.file.display());
+                if let Some(s) = kpiblend::suggest::similar(name, names.iter().copied()) {
+                    msg.push_str(&format!("\n  = help: did you mean `{s}`?"));
+                } else if !names.is_empty() {
+                    msg.push_str(&format!("\n  = help: views: {}", names.join(", ")));
+                }
+                eprint(&format!("{msg}\n"));
+                return Ok(Outcome::Failure);
+            }
+        },
+        (None, Some(v)) => Request::view(v),
+        (None, None) => Request::scorecard(program),
+    };
+    let request = Request { max_groups: args.max_groups, ..request };
+    let mut load = DataOptions::default();
+    load.load.bad_rows =
+        if args.bad_rows == BadRowsArg::Skip { BadRows::Skip } else { BadRows::Fail };
+    let data = match Data::load(program, &load) {
+        Ok(d) => d,
+        Err(errors) => {
+            print_all(&errors, program, err_color);
+            return Ok(Outcome::Failure);
+        }
+    };
+    print_all(&data.warnings, program, err_color);
+    let report = match eval::evaluate(program, &data, &request) {
+        Ok(r) => r,
+        Err(errors) => {
+            print_all(&errors, program, err_color);
+            return Ok(Outcome::Failure);
+        }
+    };
+    let color = super::use_color(color, std::io::stdout().is_terminal());
+    let mut out = Out::stdout();
+    match args.format {
+        Format::Table => out.write(&table::human(&report, color))?,
+        Format::Json => out.line(&table::json(&report))?,
+        Format::Csv => out.write(&table::csv(&report))?,
+    }
+    out.flush()?;
+    Ok(match args.fail_on {
+        Some(level) if reaches(&report, level) => Outcome::Findings,
+        _ => Outcome::Ok,
+    })
+}
+
+/// The command line's `--kpi/--by/--where` as a view definition, one part per line so
+/// diagnostics point at the part that is wrong.
+fn query_text(program: &kpiblend::program::Program, args: &EvalArgs) -> String {
+    let items = if args.kpi.is_empty() {
+        program
+            .kpis
+            .iter()
+            .map(|k| k.name.clone())
+            .chain(program.blends.iter().map(|b| b.name.clone()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        args.kpi.iter().map(|s| s.trim()).collect::<Vec<_>>().join(", ")
+    };
+    let mut text = format!("view {QUERY_VIEW} =\n{items}\n");
+    if !args.by.is_empty() {
+        text.push_str(&format!(
+            "by {}\n",
+            args.by.iter().map(|s| s.trim()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if let Some(f) = &args.filter {
+        text.push_str(&format!("where {f}\n"));
+    }
+    text
+}
+
+/// Prints diagnostics to stderr; false when any is an error.
+fn report_diagnostics(checked: &Checked, color: bool) -> bool {
+    print_all(&checked.diagnostics, &checked.program, color);
+    !checked.has_errors()
+}
+
+fn print_all(ds: &[Diagnostic], program: &kpiblend::program::Program, color: bool) {
+    for d in ds {
+        eprint(&diag_render::human(d, &program.sources, color));
+    }
+}
+
+/// Missing or unreadable files and data are exit 2; mistakes in the definitions exit 1.
+fn failure_kind(checked: &Checked) -> Outcome {
+    let io = checked.diagnostics.iter().any(|d| {
+        d.is_error()
+            && matches!(
+                d.code,
+                Code::CannotRead
+                    | Code::FileTooLarge
+                    | Code::DataFile
+                    | Code::CsvFormat
+                    | Code::BadValue
+                    | Code::DataLimit
+                    | Code::BadOverride
+            )
+    });
+    if io { Outcome::Failure } else { Outcome::Findings }
+}
+
+fn reaches(report: &Report, level: FailOn) -> bool {
+    report.rows.iter().chain(&report.total).flat_map(|r| &r.cells).any(|c| match c {
+        Cell::Kpi(k) => match level {
+            FailOn::Warn => matches!(k.status, Status::Warn | Status::Fail),
+            FailOn::Fail => k.status == Status::Fail,
+            FailOn::Breach => false,
+        },
+        Cell::Blend(b) => b.verdict == Verdict::Breach,
+    })
+}

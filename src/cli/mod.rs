@@ -1,0 +1,108 @@
+//! The command line: argument parsing (clap), output streams, colour and exit codes.
+//! Exit codes: 0 ok (warnings allowed), 1 findings (errors, failed expectations,
+//! `--fail-on`), 2 usage, I/O or data errors. A closed stdout ends the run quietly.
+
+mod check;
+mod eval;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use output::Out;
+
+#[derive(Parser)]
+#[command(
+    name = "kpiblend",
+    version,
+    about = "Contact-center KPIs: define, check and evaluate guarded KPI blends",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// When to use colour: auto (a terminal without NO_COLOR), always, never
+    #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check KPI files for errors (syntax, names, types, units, cycles, data headers)
+    Check(check::CheckArgs),
+    /// Evaluate KPIs, blends and views over the data (a scorecard, or grouped with --by)
+    Eval(eval::EvalArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Process outcome, mapped to an exit code in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Findings,
+    Failure,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        match o {
+            Outcome::Ok => ExitCode::SUCCESS,
+            Outcome::Findings => ExitCode::from(1),
+            Outcome::Failure => ExitCode::from(2),
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = cli.color;
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args, color),
+        Command::Eval(args) => eval::run(&args, color),
+    };
+    match result {
+        Ok(outcome) => outcome.into(),
+        Err(output::Closed) => ExitCode::SUCCESS,
+    }
+}
+
+/// Whether to colour a stream.
+pub fn use_color(choice: ColorChoice, stream_is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            stream_is_terminal
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
+}
+
+/// `NAME=PATH` for `--data`.
+pub fn parse_data_override(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, path) =
+        s.split_once('=').ok_or_else(|| format!("expected NAME=PATH, found `{s}`"))?;
+    if name.is_empty() || path.is_empty() {
+        return Err(format!("expected NAME=PATH, found `{s}`"));
+    }
+    Ok((name.to_string(), PathBuf::from(path)))
+}
+
+/// `NAME=VALUE` for `--param`.
+pub fn parse_param_override(s: &str) -> Result<(String, String), String> {
+    let (name, value) =
+        s.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, found `{s}`"))?;
+    if name.is_empty() {
+        return Err(format!("expected NAME=VALUE, found `{s}`"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}

@@ -1,0 +1,307 @@
+//! Aggregate accumulators, one slot per group. Each can be merged with another built
+//! over different rows, so chunks can be summed in any partition and merged in a fixed
+//! order.
+
+use std::collections::HashSet;
+
+use super::vector::{NULL, TRUE, Vector};
+use crate::program::AggFunc;
+
+/// The state of one aggregate for every group seen so far.
+#[derive(Debug, Clone)]
+pub enum Acc {
+    /// `count(dataset)`, `count(x)`: values fed.
+    Count(Vec<u64>),
+    /// `sum`, `avg`: count, Neumaier-compensated sum and its compensation.
+    Sum(Vec<(u64, f64, f64)>),
+    Min(Vec<(u64, f64)>),
+    Max(Vec<(u64, f64)>),
+    /// `median`, `percentile`: every value, selected at the end.
+    Values(Vec<Vec<f64>>),
+    /// `stddev`: count, mean, sum of squared deviations (Welford; merged with Chan's formula).
+    Moments(Vec<(u64, f64, f64)>),
+    Distinct(Vec<HashSet<DistinctKey>>),
+    /// `rate`: non-null values, true values.
+    Rate(Vec<(u64, u64)>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DistinctKey {
+    Num(u64),
+    Text(Box<str>),
+}
+
+impl Acc {
+    pub fn new(func: AggFunc) -> Acc {
+        match func {
+            AggFunc::CountRows | AggFunc::Count => Acc::Count(Vec::new()),
+            AggFunc::Sum | AggFunc::Avg => Acc::Sum(Vec::new()),
+            AggFunc::Min => Acc::Min(Vec::new()),
+            AggFunc::Max => Acc::Max(Vec::new()),
+            AggFunc::Percentile(_) => Acc::Values(Vec::new()),
+            AggFunc::Stddev => Acc::Moments(Vec::new()),
+            AggFunc::CountDistinct => Acc::Distinct(Vec::new()),
+            AggFunc::Rate => Acc::Rate(Vec::new()),
+        }
+    }
+
+    pub fn grow(&mut self, groups: usize) {
+        match self {
+            Acc::Count(v) => v.resize(groups, 0),
+            Acc::Sum(v) | Acc::Moments(v) => v.resize(groups, (0, 0.0, 0.0)),
+            Acc::Min(v) => v.resize(groups, (0, f64::INFINITY)),
+            Acc::Max(v) => v.resize(groups, (0, f64::NEG_INFINITY)),
+            Acc::Values(v) => v.resize_with(groups, Vec::new),
+            Acc::Distinct(v) => v.resize_with(groups, HashSet::new),
+            Acc::Rate(v) => v.resize(groups, (0, 0)),
+        }
+    }
+
+    /// Feeds the rows of a chunk: `groups[i]` is row i's group, `keep[i]` whether it
+    /// passed the filter, `arg` the argument (absent for `count(dataset)`).
+    pub fn feed(
+        &mut self,
+        groups: &[u32],
+        keep: Option<&[u8]>,
+        arg: Option<&Vector>,
+    ) -> Result<(), String> {
+        let kept = |i: usize| keep.is_none_or(|k| k[i] == TRUE);
+        match (self, arg) {
+            (Acc::Count(c), None) => {
+                for (i, &g) in groups.iter().enumerate() {
+                    if kept(i) {
+                        c[g as usize] += 1;
+                    }
+                }
+            }
+            (Acc::Count(c), Some(v)) => {
+                for (i, &g) in groups.iter().enumerate() {
+                    if kept(i) && !v.is_null(i) {
+                        c[g as usize] += 1;
+                    }
+                }
+            }
+            (Acc::Distinct(sets), Some(v)) => {
+                for (i, &g) in groups.iter().enumerate() {
+                    if !kept(i) || v.is_null(i) {
+                        continue;
+                    }
+                    let key = match v {
+                        Vector::Num(x) => DistinctKey::Num(canonical_bits(x[i])),
+                        Vector::Bool(x) => DistinctKey::Num(u64::from(x[i])),
+                        Vector::Text(c, d) => DistinctKey::Text(d[c[i] as usize].clone()),
+                    };
+                    sets[g as usize].insert(key);
+                }
+            }
+            (Acc::Rate(r), Some(Vector::Bool(b))) => {
+                for (i, &g) in groups.iter().enumerate() {
+                    if kept(i) && b[i] != NULL {
+                        let slot = &mut r[g as usize];
+                        slot.0 += 1;
+                        slot.1 += u64::from(b[i] == TRUE);
+                    }
+                }
+            }
+            (acc, Some(Vector::Num(x))) => {
+                for (i, &g) in groups.iter().enumerate() {
+                    let v = x[i];
+                    if !kept(i) || v.is_nan() {
+                        continue;
+                    }
+                    let g = g as usize;
+                    match acc {
+                        Acc::Sum(s) => {
+                            let (n, sum, comp) = &mut s[g];
+                            *n += 1;
+                            neumaier(sum, comp, v);
+                        }
+                        Acc::Min(m) => {
+                            m[g].0 += 1;
+                            m[g].1 = m[g].1.min(v);
+                        }
+                        Acc::Max(m) => {
+                            m[g].0 += 1;
+                            m[g].1 = m[g].1.max(v);
+                        }
+                        Acc::Values(vals) => vals[g].push(v),
+                        Acc::Moments(m) => {
+                            let (n, mean, m2) = &mut m[g];
+                            *n += 1;
+                            #[allow(clippy::cast_precision_loss)]
+                            let delta = v - *mean;
+                            #[allow(clippy::cast_precision_loss)]
+                            {
+                                *mean += delta / *n as f64;
+                            }
+                            *m2 += delta * (v - *mean);
+                        }
+                        _ => return Err("aggregate fed the wrong kind of value".into()),
+                    }
+                }
+            }
+            (_, Some(v)) => {
+                return Err(format!(
+                    "aggregate cannot use {}",
+                    if matches!(v, Vector::Text(..)) { "text" } else { "true/false values" }
+                ));
+            }
+            (_, None) => return Err("aggregate needs an argument".into()),
+        }
+        Ok(())
+    }
+
+    /// Rows or values that fed group `g` (for `min N`).
+    pub fn fed(&self, g: usize) -> u64 {
+        match self {
+            Acc::Count(v) => v.get(g).copied().unwrap_or(0),
+            Acc::Sum(v) | Acc::Moments(v) => v.get(g).map_or(0, |s| s.0),
+            Acc::Min(v) | Acc::Max(v) => v.get(g).map_or(0, |s| s.0),
+            Acc::Values(v) => v.get(g).map_or(0, |s| s.len() as u64),
+            Acc::Distinct(v) => v.get(g).map_or(0, |s| s.len() as u64),
+            Acc::Rate(v) => v.get(g).map_or(0, |s| s.0),
+        }
+    }
+
+    /// The aggregate's value for group `g`: `None` is SQL null. Groups never seen count
+    /// as empty (count 0, everything else null).
+    #[allow(clippy::cast_precision_loss)]
+    pub fn value(&mut self, func: AggFunc, g: usize) -> Option<f64> {
+        match self {
+            Acc::Count(v) => Some(v.get(g).copied().unwrap_or(0) as f64),
+            Acc::Distinct(v) => Some(v.get(g).map_or(0, HashSet::len) as f64),
+            Acc::Sum(v) => {
+                let &(n, sum, comp) = v.get(g)?;
+                match (n, func) {
+                    (0, _) => None,
+                    (_, AggFunc::Avg) => Some((sum + comp) / n as f64),
+                    _ => Some(sum + comp),
+                }
+            }
+            Acc::Min(v) | Acc::Max(v) => v.get(g).filter(|s| s.0 > 0).map(|s| s.1),
+            Acc::Values(v) => {
+                let AggFunc::Percentile(q) = func else { return None };
+                percentile_cont(v.get_mut(g)?, q)
+            }
+            Acc::Moments(v) => {
+                let &(n, _, m2) = v.get(g)?;
+                (n >= 2).then(|| (m2 / (n - 1) as f64).sqrt())
+            }
+            Acc::Rate(v) => {
+                let &(n, t) = v.get(g)?;
+                (n > 0).then(|| t as f64 / n as f64)
+            }
+        }
+    }
+
+    /// Adds `other` (over different rows, same group numbering) into `self`.
+    pub fn merge(&mut self, other: Acc) {
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => zip_grow(a, b, |x, y| *x += y),
+            (Acc::Sum(a), Acc::Sum(b)) => zip_grow(a, b, |x, y| {
+                x.0 += y.0;
+                neumaier(&mut x.1, &mut x.2, y.1);
+                neumaier(&mut x.1, &mut x.2, y.2);
+            }),
+            (Acc::Min(a), Acc::Min(b)) => zip_grow(a, b, |x, y| *x = (x.0 + y.0, x.1.min(y.1))),
+            (Acc::Max(a), Acc::Max(b)) => zip_grow(a, b, |x, y| *x = (x.0 + y.0, x.1.max(y.1))),
+            (Acc::Values(a), Acc::Values(b)) => zip_grow(a, b, |x, y| x.extend(y)),
+            (Acc::Distinct(a), Acc::Distinct(b)) => zip_grow(a, b, |x, y| x.extend(y)),
+            (Acc::Rate(a), Acc::Rate(b)) => zip_grow(a, b, |x, y| *x = (x.0 + y.0, x.1 + y.1)),
+            (Acc::Moments(a), Acc::Moments(b)) => zip_grow(a, b, |x, y| {
+                let (na, ma, m2a) = *x;
+                let (nb, mb, m2b) = y;
+                if nb == 0 {
+                    return;
+                }
+                let n = na + nb;
+                #[allow(clippy::cast_precision_loss)]
+                let (fa, fb, fnn) = (na as f64, nb as f64, n as f64);
+                let delta = mb - ma;
+                *x = (n, ma + delta * fb / fnn, m2a + m2b + delta * delta * fa * fb / fnn);
+            }),
+            _ => unreachable!("merging accumulators of different aggregates"),
+        }
+    }
+}
+
+fn zip_grow<T: Default>(a: &mut Vec<T>, b: Vec<T>, f: impl Fn(&mut T, T)) {
+    if a.len() < b.len() {
+        a.resize_with(b.len(), T::default);
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        f(x, y);
+    }
+}
+
+/// Neumaier's compensated summation: the result does not depend on row order beyond
+/// the last bit in practice.
+fn neumaier(sum: &mut f64, comp: &mut f64, v: f64) {
+    let t = *sum + v;
+    if sum.abs() >= v.abs() {
+        *comp += (*sum - t) + v;
+    } else {
+        *comp += (v - t) + *sum;
+    }
+    *sum = t;
+}
+
+/// -0.0 and 0.0 are one value; every NaN was already dropped as null.
+fn canonical_bits(x: f64) -> u64 {
+    if x == 0.0 { 0 } else { x.to_bits() }
+}
+
+/// The continuous percentile (PostgreSQL `percentile_cont`, DuckDB `quantile_cont`):
+/// linear interpolation between the two nearest ranks. Selects rather than sorts.
+pub fn percentile_cont(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let pos = q * (values.len() - 1) as f64;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let lo = pos.floor() as usize;
+    let frac = pos - pos.floor();
+    let (_, &mut low, upper) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    if frac == 0.0 || upper.is_empty() {
+        return Some(low);
+    }
+    let high = upper.iter().copied().fold(f64::INFINITY, f64::min);
+    Some(low + (high - low) * frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_interpolates_like_percentile_cont() {
+        // PostgreSQL: percentile_cont(0.9) within group (order by x) over 1..4 = 3.7
+        assert_eq!(percentile_cont(&mut [4.0, 1.0, 3.0, 2.0], 0.9), Some(3.7));
+        assert_eq!(percentile_cont(&mut [5.0, 1.0, 3.0], 0.5), Some(3.0));
+        assert_eq!(percentile_cont(&mut [1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
+        assert_eq!(percentile_cont(&mut [7.0], 0.9), Some(7.0));
+        assert_eq!(percentile_cont(&mut [2.0, 9.0], 0.0), Some(2.0));
+        assert_eq!(percentile_cont(&mut [2.0, 9.0], 1.0), Some(9.0));
+        assert_eq!(percentile_cont(&mut [], 0.5), None);
+    }
+
+    #[test]
+    fn stddev_merges_partial_moments_exactly() {
+        let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        let mut whole = Acc::new(AggFunc::Stddev);
+        whole.grow(1);
+        whole.feed(&[0; 8], None, Some(&Vector::Num(xs.to_vec()))).unwrap();
+        let mut a = Acc::new(AggFunc::Stddev);
+        a.grow(1);
+        a.feed(&[0; 3], None, Some(&Vector::Num(xs[..3].to_vec()))).unwrap();
+        let mut b = Acc::new(AggFunc::Stddev);
+        b.grow(1);
+        b.feed(&[0; 5], None, Some(&Vector::Num(xs[3..].to_vec()))).unwrap();
+        a.merge(b);
+        // sample variance of xs = 32 / 7
+        let expected = (32.0f64 / 7.0).sqrt();
+        assert!((whole.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
+        assert!((a.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
+    }
+}

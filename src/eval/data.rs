@@ -1,0 +1,406 @@
+//! The tables a program reads, with the link maps between them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::data::{self, Column, ColumnData, LoadOptions, Table};
+use crate::diagnostic::{Code, DataLocation, Diagnostic};
+use crate::program::*;
+
+/// Loaded data, one table per dataset of a program (by dataset id).
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    tables: Vec<Option<Table>>,
+    dicts: Vec<HashMap<String, Arc<[Box<str>]>>>,
+    /// Per root dataset, per dataset: the row reached through links from each root row.
+    maps: Vec<Vec<Option<Vec<u32>>>>,
+    /// Notes from loading and linking (skipped rows, missing link keys).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// How to load data files.
+#[derive(Debug, Clone, Default)]
+pub struct DataOptions {
+    pub load: LoadOptions,
+    /// Load every column, not only the referenced ones (the REPL does, for new definitions).
+    pub all_columns: bool,
+}
+
+impl Data {
+    /// Loads every dataset of `program` from its file.
+    pub fn load(program: &Program, opts: &DataOptions) -> Result<Data, Vec<Diagnostic>> {
+        let mut tables = Vec::new();
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        for (id, ds) in program.datasets.iter().enumerate() {
+            let mut load = opts.load.clone();
+            load.delimiter = ds.delimiter;
+            load.declared = ds.declared.clone();
+            load.columns =
+                if opts.all_columns { None } else { Some(referenced_columns(program, id)) };
+            let path = ds.path.display().to_string();
+            let table =
+                data::open_data_file(&ds.path).and_then(|f| data::load_csv(f, &path, &load));
+            match table {
+                Ok(t) => {
+                    warnings.extend(skipped_warning(&path, &t));
+                    tables.push(Some(t));
+                }
+                Err(e) => {
+                    errors.push(load_error(e));
+                    tables.push(None);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut data = Data { tables, warnings, ..Data::default() };
+        data.prepare(program)?;
+        Ok(data)
+    }
+
+    /// Data a host already has: one table per dataset, by name. Missing datasets are
+    /// empty.
+    pub fn from_tables(
+        program: &Program,
+        mut tables: HashMap<String, Table>,
+    ) -> Result<Data, Vec<Diagnostic>> {
+        let tables = program.datasets.iter().map(|d| tables.remove(&d.name)).collect();
+        let mut data = Data { tables, ..Data::default() };
+        data.prepare(program)?;
+        Ok(data)
+    }
+
+    pub fn table(&self, id: DatasetId) -> Option<&Table> {
+        self.tables.get(id).and_then(Option::as_ref)
+    }
+
+    pub fn column(&self, dataset: DatasetId, name: &str) -> Option<&Column> {
+        self.table(dataset)?.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn dict(&self, dataset: DatasetId, name: &str) -> Option<Arc<[Box<str>]>> {
+        self.dicts.get(dataset)?.get(name).cloned()
+    }
+
+    pub fn rows(&self, dataset: DatasetId) -> usize {
+        self.table(dataset).map_or(0, |t| t.rows)
+    }
+
+    pub fn maps(&self, root: DatasetId) -> &[Option<Vec<u32>>] {
+        self.maps.get(root).map_or(&[], Vec::as_slice)
+    }
+
+    /// Shares text dictionaries and builds the link maps.
+    fn prepare(&mut self, program: &Program) -> Result<(), Vec<Diagnostic>> {
+        self.dicts = self
+            .tables
+            .iter()
+            .map(|t| {
+                t.iter()
+                    .flat_map(|t| &t.columns)
+                    .filter_map(|c| match &c.data {
+                        ColumnData::Text { dict, .. } => {
+                            Some((c.name.clone(), Arc::from(dict.clone())))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let n = program.datasets.len();
+        // One map per link first, then compose along link paths.
+        let mut link_maps: HashMap<(DatasetId, usize), Vec<u32>> = HashMap::new();
+        let mut errors = Vec::new();
+        for (from, ds) in program.datasets.iter().enumerate() {
+            for (li, link) in ds.links.iter().enumerate() {
+                match self.link_map(program, from, link) {
+                    Ok((map, missing)) => {
+                        if missing > 0 {
+                            let target = &program.datasets[link.target];
+                            self.warnings.push(
+                                Diagnostic::warning(
+                                    Code::MissingKey,
+                                    format!(
+                                        "{missing} row{} of `{}` have a `{}` not found in `{}.{}`; their `{}` columns are null",
+                                        if missing == 1 { "" } else { "s" },
+                                        ds.name,
+                                        link.column,
+                                        target.name,
+                                        link.target_column,
+                                        target.name
+                                    ),
+                                )
+                                .at(link.span, "link declared here"),
+                            );
+                        }
+                        link_maps.insert((from, li), map);
+                    }
+                    Err(d) => errors.push(d),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.maps = (0..n)
+            .map(|root| {
+                (0..n)
+                    .map(|to| {
+                        if to == root {
+                            return None;
+                        }
+                        let path = program.link_path(root, to)?;
+                        let mut map: Option<Vec<u32>> = None;
+                        for step in path {
+                            let m = link_maps.get(&step)?;
+                            map = Some(match map {
+                                None => m.clone(),
+                                Some(prev) => prev
+                                    .iter()
+                                    .map(|&r| if r == u32::MAX { u32::MAX } else { m[r as usize] })
+                                    .collect(),
+                            });
+                        }
+                        map
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// For each row of `from`, the row of the link's target with the same key.
+    fn link_map(
+        &self,
+        program: &Program,
+        from: DatasetId,
+        link: &LinkDef,
+    ) -> Result<(Vec<u32>, u64), Diagnostic> {
+        let target = &program.datasets[link.target];
+        let (Some(src), Some(dst)) =
+            (self.column(from, &link.column), self.column(link.target, &link.target_column))
+        else {
+            return Ok((vec![u32::MAX; self.rows(from)], 0));
+        };
+        let mut index: HashMap<LinkKey<'_>, u32> = HashMap::with_capacity(dst.data.len());
+        for row in 0..dst.data.len() {
+            let Some(key) = link_key(&dst.data, row) else { continue };
+            if index.insert(key.clone(), u32::try_from(row).unwrap_or(u32::MAX)).is_some() {
+                return Err(Diagnostic::error(
+                    Code::DuplicateKey,
+                    format!(
+                        "`{}.{}` has the key {} more than once, but links need one row per key",
+                        target.name,
+                        link.target_column,
+                        key.show()
+                    ),
+                )
+                .at(link.span, "this link needs unique keys")
+                .help("deduplicate the data, or link in the other direction"));
+            }
+        }
+        let mut missing = 0;
+        let map = (0..src.data.len())
+            .map(|row| match link_key(&src.data, row) {
+                None => u32::MAX,
+                Some(k) => index.get(&k).copied().unwrap_or_else(|| {
+                    missing += 1;
+                    u32::MAX
+                }),
+            })
+            .collect();
+        Ok((map, missing))
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum LinkKey<'a> {
+    Num(u64),
+    Text(&'a str),
+}
+
+impl LinkKey<'_> {
+    fn show(&self) -> String {
+        match self {
+            LinkKey::Num(b) => format!("{}", f64::from_bits(*b)),
+            LinkKey::Text(s) => format!("`{}`", crate::render::diagnostics::sanitize(s)),
+        }
+    }
+}
+
+fn link_key(data: &ColumnData, row: usize) -> Option<LinkKey<'_>> {
+    match data {
+        ColumnData::Num(v) => (!v[row].is_nan())
+            .then(|| LinkKey::Num(if v[row] == 0.0 { 0 } else { v[row].to_bits() })),
+        ColumnData::Bool(v) => (v[row] != 2).then(|| LinkKey::Num(u64::from(v[row]))),
+        ColumnData::Text { codes, dict } => {
+            (codes[row] != u32::MAX).then(|| LinkKey::Text(&dict[codes[row] as usize]))
+        }
+    }
+}
+
+/// Columns of dataset `id` that the program reads (links included), sorted.
+pub fn referenced_columns(program: &Program, id: DatasetId) -> Vec<String> {
+    let mut cols = std::collections::BTreeSet::new();
+    let mut visit = |e: &RowExpr| {
+        walk_columns(e, &mut |d, c| {
+            if d == id {
+                cols.insert(c.to_string());
+            }
+        })
+    };
+    for dim in &program.dims {
+        visit(&dim.expr);
+    }
+    for agg in &program.aggregates {
+        agg.arg.iter().chain(&agg.filter).for_each(&mut visit);
+    }
+    for view in &program.views {
+        view.filter.iter().for_each(&mut visit);
+    }
+    for (from, ds) in program.datasets.iter().enumerate() {
+        for link in &ds.links {
+            if from == id {
+                cols.insert(link.column.clone());
+            }
+            if link.target == id {
+                cols.insert(link.target_column.clone());
+            }
+        }
+    }
+    cols.into_iter().collect()
+}
+
+/// Calls `f(dataset, column)` for every column an expression reads.
+pub fn walk_columns(e: &RowExpr, f: &mut dyn FnMut(DatasetId, &str)) {
+    match e {
+        RowExpr::Column { dataset, column, .. } => f(*dataset, column),
+        RowExpr::Const(_) => {}
+        RowExpr::Unary(_, x) | RowExpr::IsNull(x, _) => walk_columns(x, f),
+        RowExpr::Binary(_, a, b) => {
+            walk_columns(a, f);
+            walk_columns(b, f);
+        }
+        RowExpr::InList(x, list, _) => {
+            walk_columns(x, f);
+            list.iter().for_each(|i| walk_columns(i, f));
+        }
+        RowExpr::Case { operand, whens, otherwise } => {
+            operand.iter().for_each(|o| walk_columns(o, f));
+            for (w, t) in whens {
+                walk_columns(w, f);
+                walk_columns(t, f);
+            }
+            otherwise.iter().for_each(|o| walk_columns(o, f));
+        }
+        RowExpr::Func(_, args) => args.iter().for_each(|a| walk_columns(a, f)),
+    }
+}
+
+/// A loader error as a diagnostic.
+pub fn load_error(e: data::LoadError) -> Diagnostic {
+    let code = if e.message.contains("parse")
+        || e.message.contains("non-finite")
+        || e.message.contains("out of range")
+        || e.value.is_some()
+    {
+        Code::BadValue
+    } else if e.message.contains("cannot open")
+        || e.message.contains("directory")
+        || e.message.contains("regular file")
+    {
+        Code::DataFile
+    } else if e.message.contains("exceeds") || e.message.contains("at most") {
+        Code::DataLimit
+    } else {
+        Code::CsvFormat
+    };
+    let mut d = Diagnostic::error(code, e.message.clone());
+    d.data = Some(DataLocation {
+        path: e.path.clone(),
+        line: e.line,
+        record: e.record,
+        column: e.column.clone(),
+    });
+    if let Some(h) = e.help {
+        d = d.help(h);
+    }
+    d
+}
+
+fn skipped_warning(path: &str, t: &Table) -> Option<Diagnostic> {
+    let r = &t.report;
+    if r.skipped == 0 {
+        return None;
+    }
+    let mut d = Diagnostic::warning(
+        Code::SkippedRows,
+        format!("{path}: skipped {} of {} rows with bad values", r.skipped, r.records_read),
+    );
+    d.data = Some(DataLocation { path: path.to_string(), line: None, record: None, column: None });
+    for e in &r.first_errors {
+        d = d.note(e.to_string());
+    }
+    Some(d)
+}
+
+/// Reads column names and types from data files for `check`: the header, plus types
+/// inferred from the first rows (declared types win).
+pub struct FileSchemas;
+
+impl crate::check::SchemaSource for FileSchemas {
+    fn schema(&self, dataset: &DatasetDef) -> Result<Vec<(String, ColumnType)>, Diagnostic> {
+        let path = dataset.path.display().to_string();
+        let file = data::open_data_file(&dataset.path).map_err(load_error)?;
+        let opts = LoadOptions {
+            delimiter: dataset.delimiter,
+            declared: dataset.declared.clone(),
+            ..LoadOptions::default()
+        };
+        let sample = FirstRecords {
+            inner: std::io::BufReader::new(file),
+            left: opts.infer_rows + 1,
+            in_quotes: false,
+            done: false,
+        };
+        let table = data::load_csv(sample, &path, &opts).map_err(load_error)?;
+        Ok(table.columns.into_iter().map(|c| (c.name, c.ty)).collect())
+    }
+}
+
+/// A reader that ends after `left` CSV records (line breaks outside quotes).
+struct FirstRecords<R> {
+    inner: R,
+    left: usize,
+    in_quotes: bool,
+    done: bool,
+}
+
+impl<R: std::io::BufRead> std::io::Read for FirstRecords<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let chunk = self.inner.fill_buf()?;
+        let mut n = 0;
+        for &b in chunk.iter().take(buf.len()) {
+            buf[n] = b;
+            n += 1;
+            match b {
+                b'"' => self.in_quotes = !self.in_quotes,
+                b'\n' if !self.in_quotes => {
+                    self.left -= 1;
+                    if self.left == 0 {
+                        self.done = true;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.inner.consume(n);
+        Ok(n)
+    }
+}

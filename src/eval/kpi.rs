@@ -1,0 +1,381 @@
+//! Group-level evaluation: KPIs from aggregates, correlations across groups, statuses
+//! against targets, and blends with their guards.
+
+use super::report::*;
+use super::vector::{arith, cmp_holds, round, scalar};
+use super::{Engine, GroupTable};
+use crate::program::*;
+
+/// KPIs an expression uses directly (including correlation inputs).
+pub fn kpi_refs(e: &KpiExpr, out: &mut Vec<KpiId>) {
+    visit(e, &mut |x| match x {
+        KpiExpr::Kpi(k) => out.push(*k),
+        KpiExpr::Corr { a, b, .. } => out.extend([*a, *b]),
+        _ => {}
+    });
+}
+
+/// Aggregates an expression reads directly (not through other KPIs or correlations).
+pub fn agg_refs(e: &KpiExpr, out: &mut Vec<AggId>) {
+    visit(e, &mut |x| {
+        if let KpiExpr::Agg(a) = x {
+            out.push(*a);
+        }
+    });
+}
+
+pub fn corrs(e: &KpiExpr) -> Vec<(KpiId, KpiId, DimId)> {
+    let mut out = Vec::new();
+    visit(e, &mut |x| {
+        if let KpiExpr::Corr { a, b, over } = x {
+            out.push((*a, *b, *over));
+        }
+    });
+    out
+}
+
+fn visit(e: &KpiExpr, f: &mut dyn FnMut(&KpiExpr)) {
+    f(e);
+    match e {
+        KpiExpr::Unary(_, x) | KpiExpr::IsNull(x, _) => visit(x, f),
+        KpiExpr::Binary(_, a, b) => {
+            visit(a, f);
+            visit(b, f);
+        }
+        KpiExpr::Case { operand, whens, otherwise } => {
+            operand.iter().for_each(|o| visit(o, f));
+            for (w, t) in whens {
+                visit(w, f);
+                visit(t, f);
+            }
+            otherwise.iter().for_each(|o| visit(o, f));
+        }
+        KpiExpr::Func(_, args) => args.iter().for_each(|a| visit(a, f)),
+        KpiExpr::Const(_) | KpiExpr::Agg(_) | KpiExpr::Kpi(_) | KpiExpr::Corr { .. } => {}
+    }
+}
+
+fn min_n(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+impl Engine<'_> {
+    /// A KPI's value and sample size in every group of a table.
+    pub(super) fn kpi_values(&self, table: &[DimId], k: KpiId) -> Vec<(Value, Option<u64>)> {
+        let t = &self.tables[table];
+        (0..t.keys.len()).map(|g| self.kpi_expr(table, t, &self.program.kpis[k].expr, g)).collect()
+    }
+
+    fn kpi_expr(
+        &self,
+        dims: &[DimId],
+        t: &GroupTable,
+        e: &KpiExpr,
+        g: usize,
+    ) -> (Value, Option<u64>) {
+        let num = |v: Option<f64>| v.filter(|x| x.is_finite()).map_or(Value::Null, Value::Num);
+        match e {
+            KpiExpr::Const(v) => (v.clone(), None),
+            KpiExpr::Agg(a) => t
+                .aggs
+                .get(a)
+                .map_or((Value::Null, Some(0)), |(vals, fed)| (num(vals[g]), Some(fed[g]))),
+            KpiExpr::Kpi(k) => t.kpis.get(k).map_or((Value::Null, None), |v| v[g].clone()),
+            KpiExpr::Unary(op, x) => {
+                let (v, n) = self.kpi_expr(dims, t, x, g);
+                let out = match (op, v) {
+                    (UnaryOp::Neg, Value::Num(x)) => Value::Num(-x),
+                    (UnaryOp::Not, Value::Bool(b)) => Value::Bool(!b),
+                    _ => Value::Null,
+                };
+                (out, n)
+            }
+            KpiExpr::Binary(op, a, b) => {
+                let (x, nx) = self.kpi_expr(dims, t, a, g);
+                let (y, ny) = self.kpi_expr(dims, t, b, g);
+                (binary(*op, &x, &y), min_n(nx, ny))
+            }
+            KpiExpr::IsNull(x, negated) => {
+                let (v, n) = self.kpi_expr(dims, t, x, g);
+                (Value::Bool(v.is_null() != *negated), n)
+            }
+            KpiExpr::Case { operand, whens, otherwise } => {
+                let op = operand.as_ref().map(|o| self.kpi_expr(dims, t, o, g).0);
+                for (w, then) in whens {
+                    let (wv, _) = self.kpi_expr(dims, t, w, g);
+                    let hit = match &op {
+                        Some(o) => binary(BinaryOp::Cmp(CmpOp::Eq), o, &wv) == Value::Bool(true),
+                        None => wv == Value::Bool(true),
+                    };
+                    if hit {
+                        return self.kpi_expr(dims, t, then, g);
+                    }
+                }
+                otherwise.as_ref().map_or((Value::Null, None), |o| self.kpi_expr(dims, t, o, g))
+            }
+            KpiExpr::Func(f, args) => {
+                let vals: Vec<(Value, Option<u64>)> =
+                    args.iter().map(|a| self.kpi_expr(dims, t, a, g)).collect();
+                let n = vals.iter().fold(None, |acc, (_, n)| min_n(acc, *n));
+                let first = vals[0].0.as_f64().unwrap_or(f64::NAN);
+                let out = match f {
+                    ScalarFunc::Coalesce => vals
+                        .iter()
+                        .map(|(v, _)| v.clone())
+                        .find(|v| !v.is_null())
+                        .unwrap_or(Value::Null),
+                    ScalarFunc::Round => num(Some(round(
+                        first,
+                        vals.get(1).and_then(|v| v.0.as_f64()).unwrap_or(0.0),
+                    ))),
+                    ScalarFunc::Lower => match &vals[0].0 {
+                        Value::Text(s) => Value::Text(s.to_lowercase()),
+                        _ => Value::Null,
+                    },
+                    _ => num(Some(scalar(*f, first, matches!(vals[0].0, Value::Time(_))))),
+                };
+                (out, n)
+            }
+            KpiExpr::Corr { a, b, over } => (num(self.corr(dims, t, g, *a, *b, *over)), None),
+        }
+    }
+
+    /// Pearson correlation of KPIs `a` and `b` across the `over` groups inside group `g`.
+    fn corr(
+        &self,
+        dims: &[DimId],
+        t: &GroupTable,
+        g: usize,
+        a: KpiId,
+        b: KpiId,
+        over: DimId,
+    ) -> Option<f64> {
+        if dims.contains(&over) {
+            return None;
+        }
+        let mut finer = dims.to_vec();
+        finer.push(over);
+        let inner = self.tables.get(&finer)?;
+        let (va, vb) = (inner.kpis.get(&a)?, inner.kpis.get(&b)?);
+        let outer = &t.keys[g];
+        let pairs: Vec<(f64, f64)> = inner
+            .keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k[..dims.len()] == outer[..])
+            .filter_map(|(i, _)| Some((va[i].0.as_f64()?, vb[i].0.as_f64()?)))
+            .collect();
+        pearson(&pairs)
+    }
+
+    /// Report rows for a table: KPI cells with statuses, blend cells with verdicts.
+    pub(super) fn rows(&self, t: &GroupTable, items: &[ItemRef]) -> Vec<Row> {
+        (0..t.keys.len())
+            .map(|g| Row {
+                key: t.keys[g].clone(),
+                cells: items
+                    .iter()
+                    .map(|&item| match item {
+                        ItemRef::Kpi(k) => Cell::Kpi(self.kpi_cell(t, k, g)),
+                        ItemRef::Blend(b) => Cell::Blend(self.blend_cell(t, b, g)),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn kpi_cell(&self, t: &GroupTable, k: KpiId, g: usize) -> KpiCell {
+        let def = &self.program.kpis[k];
+        let (value, n) = t.kpis.get(&k).map_or((Value::Null, None), |v| v[g].clone());
+        let value = value.as_f64().filter(|x| x.is_finite());
+        KpiCell { value, n: n.unwrap_or(0), status: status(def, value, n) }
+    }
+
+    fn blend_cell(&self, t: &GroupTable, b: BlendId, g: usize) -> BlendCell {
+        let blend = &self.program.blends[b];
+        let components: Vec<ComponentOut> = blend
+            .components
+            .iter()
+            .zip(&blend.weights)
+            .map(|(&k, &weight)| {
+                let cell = self.kpi_cell(t, k, g);
+                let target = self.program.kpis[k].target;
+                let score = match (cell.value, target) {
+                    (Some(v), Some(tg)) if cell.status != Status::Insufficient => {
+                        Some(component_score(v, tg))
+                    }
+                    _ => None,
+                };
+                ComponentOut {
+                    kpi: self.program.kpis[k].name.clone(),
+                    value: cell.value,
+                    target,
+                    weight,
+                    score,
+                    status: cell.status,
+                }
+            })
+            .collect();
+        let guard = blend.guard.as_ref().map(|expr| {
+            let insufficient = guard_kpis(expr)
+                .iter()
+                .any(|&k| self.kpi_cell(t, k, g).status == Status::Insufficient);
+            let holds = if insufficient {
+                None
+            } else {
+                match self.kpi_expr(&[], t, expr, g).0 {
+                    Value::Bool(b) => Some(b),
+                    _ => None,
+                }
+            };
+            let mut failed = Vec::new();
+            if holds == Some(false) {
+                self.failed_parts(t, expr, g, &mut failed);
+            }
+            GuardOut { text: blend.guard_text.clone().unwrap_or_default(), holds, failed }
+        });
+        let all_scored = components.iter().all(|c| c.score.is_some());
+        let (score, verdict) = match (&guard, all_scored) {
+            (_, false) | (Some(GuardOut { holds: None, .. }), _) => (None, Verdict::Insufficient),
+            (Some(GuardOut { holds: Some(false), .. }), true) => (Some(0.0), Verdict::Breach),
+            _ => (
+                Some(components.iter().map(|c| c.weight * c.score.unwrap_or(0.0)).sum()),
+                Verdict::Pass,
+            ),
+        };
+        BlendCell { score, verdict, components, guard }
+    }
+
+    /// The comparisons of a guard that do not hold, with the values involved.
+    fn failed_parts(&self, t: &GroupTable, e: &KpiExpr, g: usize, out: &mut Vec<String>) {
+        match e {
+            KpiExpr::Binary(BinaryOp::And, a, b) => {
+                for x in [a, b] {
+                    if self.kpi_expr(&[], t, x, g).0 == Value::Bool(false) {
+                        self.failed_parts(t, x, g, out);
+                    }
+                }
+            }
+            _ => {
+                let mut values = Vec::new();
+                for k in guard_kpis(e) {
+                    let v = self.kpi_cell(t, k, g).value;
+                    values.push(format!(
+                        "{} = {}",
+                        self.program.kpis[k].name,
+                        v.map_or("null".into(), |x| format!("{}", round(x, 4.0)))
+                    ));
+                }
+                out.push(format!("{} ({})", self.describe(e), values.join(", ")));
+            }
+        }
+    }
+
+    /// A guard expression written back as text.
+    fn describe(&self, e: &KpiExpr) -> String {
+        match e {
+            KpiExpr::Const(Value::Num(x)) => format!("{}", round(*x, 6.0)),
+            KpiExpr::Const(v) => format!("{v:?}"),
+            KpiExpr::Kpi(k) => self.program.kpis[*k].name.clone(),
+            KpiExpr::Binary(op, a, b) => {
+                format!("{} {} {}", self.describe(a), op.as_str(), self.describe(b))
+            }
+            KpiExpr::Unary(UnaryOp::Not, x) => format!("not {}", self.describe(x)),
+            KpiExpr::Unary(UnaryOp::Neg, x) => format!("-{}", self.describe(x)),
+            _ => "…".into(),
+        }
+    }
+}
+
+fn guard_kpis(e: &KpiExpr) -> Vec<KpiId> {
+    let mut out = Vec::new();
+    kpi_refs(e, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// ok / warn / fail against the target; insufficient below `min` or without a value.
+pub fn status(def: &KpiDef, value: Option<f64>, n: Option<u64>) -> Status {
+    let Some(target) = def.target else { return Status::None };
+    let Some(v) = value else { return Status::Insufficient };
+    if def.min.is_some_and(|m| n.unwrap_or(0) < m) {
+        return Status::Insufficient;
+    }
+    if target.holds(v) {
+        Status::Ok
+    } else if def.warn.is_some_and(|w| w.holds(v)) {
+        Status::Warn
+    } else {
+        Status::Fail
+    }
+}
+
+/// How close a value is to its target, 0–100: value/target for higher-is-better,
+/// target/value for lower-is-better (a value at or below 0 then scores 100), capped at
+/// 100 and floored at 0.
+pub fn component_score(v: f64, target: Bound) -> f64 {
+    let ratio = match target.op {
+        CmpOp::Ge | CmpOp::Gt if target.value > 0.0 => v / target.value,
+        CmpOp::Le | CmpOp::Lt if v <= 0.0 => 1.0,
+        CmpOp::Le | CmpOp::Lt if target.value > 0.0 => target.value / v,
+        _ => f64::from(u8::from(target.holds(v))),
+    };
+    100.0 * ratio.clamp(0.0, 1.0)
+}
+
+/// Pearson's r over pairs; null with fewer than 2 pairs or no variance.
+pub fn pearson(pairs: &[(f64, f64)]) -> Option<f64> {
+    if pairs.len() < 2 {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let n = pairs.len() as f64;
+    let (mx, my) = pairs.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in pairs {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+        syy += (y - my) * (y - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0))
+}
+
+/// A binary operator on two group-level values, with SQL nulls.
+pub fn binary(op: BinaryOp, x: &Value, y: &Value) -> Value {
+    match op {
+        BinaryOp::And | BinaryOp::Or => {
+            let b = |v: &Value| match v {
+                Value::Bool(b) => Some(*b),
+                _ => None,
+            };
+            match (op, b(x), b(y)) {
+                (BinaryOp::And, Some(false), _) | (BinaryOp::And, _, Some(false)) => {
+                    Value::Bool(false)
+                }
+                (BinaryOp::And, Some(true), Some(true)) => Value::Bool(true),
+                (BinaryOp::Or, Some(true), _) | (BinaryOp::Or, _, Some(true)) => Value::Bool(true),
+                (BinaryOp::Or, Some(false), Some(false)) => Value::Bool(false),
+                _ => Value::Null,
+            }
+        }
+        BinaryOp::Cmp(c) => {
+            let ord = match (x, y) {
+                (Value::Text(a), Value::Text(b)) => Some(a.cmp(b)),
+                (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+                _ => x.as_f64().zip(y.as_f64()).and_then(|(a, b)| a.partial_cmp(&b)),
+            };
+            ord.map_or(Value::Null, |o| Value::Bool(cmp_holds(c, o)))
+        }
+        _ => match (x.as_f64(), y.as_f64()) {
+            (Some(a), Some(b)) => {
+                let r = arith(op, a, b);
+                if r.is_nan() { Value::Null } else { Value::Num(r) }
+            }
+            _ => Value::Null,
+        },
+    }
+}

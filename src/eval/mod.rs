@@ -1,0 +1,341 @@
+//! Evaluates a checked [`Program`] over loaded [`Data`].
+//!
+//! Each dataset that feeds a requested KPI is scanned once per grouping, in chunks of
+//! rows: the dims give each row a group, the filters a keep-mask, and every aggregate
+//! reading that dataset is fed from the same chunk. KPIs, correlations, statuses and
+//! blends are then computed per group from the aggregates. Grouped results and totals
+//! come from rows, never from averaging other groups' results.
+
+pub mod agg;
+mod data;
+pub mod group;
+mod kpi;
+pub mod report;
+pub mod vector;
+
+use std::collections::HashMap;
+
+pub use data::{Data, DataOptions, FileSchemas, load_error, referenced_columns};
+pub use report::*;
+
+use self::agg::Acc;
+use self::group::{Grouper, Key};
+use self::vector::Frame;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::program::*;
+
+/// Rows evaluated together; bounds the memory of intermediate values.
+const CHUNK: usize = 1 << 16;
+
+/// Default limit on the number of groups (`--max-groups`).
+pub const MAX_GROUPS: usize = 1_000_000;
+
+/// What to compute: items, grouping, and a row filter applied to every dataset.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub items: Vec<ItemRef>,
+    pub by: Vec<DimId>,
+    pub filter: Option<RowExpr>,
+    pub max_groups: usize,
+}
+
+impl Request {
+    /// Every KPI and blend of the program, ungrouped.
+    pub fn scorecard(program: &Program) -> Request {
+        let items = (0..program.kpis.len())
+            .map(ItemRef::Kpi)
+            .chain((0..program.blends.len()).map(ItemRef::Blend))
+            .collect();
+        Request { items, by: Vec::new(), filter: None, max_groups: MAX_GROUPS }
+    }
+
+    /// The items, dims and filter of a view.
+    pub fn view(view: &ViewDef) -> Request {
+        Request {
+            items: view.items.clone(),
+            by: view.by.clone(),
+            filter: view.filter.clone(),
+            max_groups: MAX_GROUPS,
+        }
+    }
+}
+
+/// Computes a report. Errors are data errors found while evaluating (a column of the
+/// wrong type, too many groups); the program itself was already checked.
+pub fn evaluate(program: &Program, data: &Data, req: &Request) -> Result<Report, Vec<Diagnostic>> {
+    let mut engine = Engine {
+        program,
+        data,
+        filter: req.filter.as_ref(),
+        max_groups: req.max_groups,
+        tables: HashMap::new(),
+    };
+    let kpis = engine.needed_kpis(&req.items);
+    let rows_table = engine.table(&req.by, &kpis).map_err(|d| vec![d])?;
+    let total = if req.by.is_empty() {
+        None
+    } else {
+        let t = engine.table(&[], &kpis).map_err(|d| vec![d])?;
+        engine.tables.get(&t).and_then(|t| engine.rows(t, &req.items).into_iter().next())
+    };
+    let table = &engine.tables[&rows_table];
+    let rows = engine.rows(table, &req.items);
+    let by = req
+        .by
+        .iter()
+        .map(|&d| {
+            let dim = &program.dims[d];
+            let kind = match &dim.ty {
+                Ty::Date => KeyKind::Date,
+                Ty::Time => KeyKind::Time,
+                Ty::Text => KeyKind::Text,
+                Ty::Bool => KeyKind::Bool,
+                _ => KeyKind::Number,
+            };
+            DimMeta { name: dim.name.clone(), kind }
+        })
+        .collect();
+    let notes = program
+        .notes
+        .iter()
+        .map(|n| NoteOut {
+            date: n.date,
+            date_text: crate::calendar::format_date(n.date),
+            text: n.text.clone(),
+        })
+        .collect();
+    Ok(Report {
+        version: SCHEMA_VERSION,
+        by,
+        items: req.items.iter().map(|&i| item_meta(program, i)).collect(),
+        rows,
+        total,
+        notes,
+    })
+}
+
+fn item_meta(program: &Program, item: ItemRef) -> ItemMeta {
+    match item {
+        ItemRef::Kpi(k) => {
+            let k = &program.kpis[k];
+            ItemMeta {
+                name: k.name.clone(),
+                kind: ItemKind::Kpi,
+                label: k.label.clone(),
+                unit: k.unit.clone(),
+                target: k.target,
+                warn: k.warn,
+                direction: k.direction(),
+                min: k.min,
+                tags: k.tags.clone(),
+                components: Vec::new(),
+                weights: Vec::new(),
+                guard: None,
+            }
+        }
+        ItemRef::Blend(b) => {
+            let b = &program.blends[b];
+            ItemMeta {
+                name: b.name.clone(),
+                kind: ItemKind::Blend,
+                label: None,
+                unit: Unit::Plain,
+                target: None,
+                warn: None,
+                direction: Some(Direction::HigherIsBetter),
+                min: None,
+                tags: Vec::new(),
+                components: b.components.iter().map(|&c| program.kpis[c].name.clone()).collect(),
+                weights: b.weights.clone(),
+                guard: b.guard_text.clone(),
+            }
+        }
+    }
+}
+
+/// Aggregates and KPIs for one grouping, groups sorted by key.
+pub(crate) struct GroupTable {
+    pub keys: Vec<Vec<Key>>,
+    /// Per aggregate: value and rows fed, per group.
+    pub aggs: HashMap<AggId, (Vec<Option<f64>>, Vec<u64>)>,
+    /// Per KPI: value and sample size, per group.
+    pub kpis: HashMap<KpiId, Vec<(Value, Option<u64>)>>,
+}
+
+pub(crate) struct Engine<'a> {
+    program: &'a Program,
+    data: &'a Data,
+    filter: Option<&'a RowExpr>,
+    max_groups: usize,
+    tables: HashMap<Vec<DimId>, GroupTable>,
+}
+
+impl Engine<'_> {
+    /// The requested KPIs, the KPIs they use, and blend components and guard KPIs.
+    fn needed_kpis(&self, items: &[ItemRef]) -> Vec<KpiId> {
+        let mut need = vec![false; self.program.kpis.len()];
+        let mut stack: Vec<KpiId> = Vec::new();
+        for item in items {
+            match *item {
+                ItemRef::Kpi(k) => stack.push(k),
+                ItemRef::Blend(b) => {
+                    let blend = &self.program.blends[b];
+                    stack.extend(&blend.components);
+                    if let Some(g) = &blend.guard {
+                        kpi::kpi_refs(g, &mut stack);
+                    }
+                }
+            }
+        }
+        while let Some(k) = stack.pop() {
+            if std::mem::replace(&mut need[k], true) {
+                continue;
+            }
+            kpi::kpi_refs(&self.program.kpis[k].expr, &mut stack);
+        }
+        self.program.kpi_order.iter().copied().filter(|&k| need[k]).collect()
+    }
+
+    /// Builds (once) the table for a grouping, with the given KPIs computed.
+    fn table(&mut self, dims: &[DimId], kpis: &[KpiId]) -> Result<Vec<DimId>, Diagnostic> {
+        let key = dims.to_vec();
+        if !self.tables.contains_key(&key) {
+            let t = self.scan(dims, kpis)?;
+            self.tables.insert(key.clone(), t);
+        }
+        // Correlations need their KPIs per group of a finer grouping, computed first.
+        for &k in kpis {
+            for (a, b, over) in kpi::corrs(&self.program.kpis[k].expr) {
+                if !dims.contains(&over) {
+                    let mut finer = dims.to_vec();
+                    finer.push(over);
+                    let inner = self.needed_kpis(&[ItemRef::Kpi(a), ItemRef::Kpi(b)]);
+                    self.table(&finer, &inner)?;
+                }
+            }
+        }
+        let missing: Vec<KpiId> =
+            kpis.iter().copied().filter(|k| !self.tables[&key].kpis.contains_key(k)).collect();
+        for k in missing {
+            let values = self.kpi_values(&key, k);
+            if let Some(t) = self.tables.get_mut(&key) {
+                t.kpis.insert(k, values);
+            }
+        }
+        Ok(key)
+    }
+
+    /// Scans the datasets the KPIs' aggregates read and fills their accumulators.
+    fn scan(&self, dims: &[DimId], kpis: &[KpiId]) -> Result<GroupTable, Diagnostic> {
+        let mut aggs: Vec<AggId> = Vec::new();
+        for &k in kpis {
+            kpi::agg_refs(&self.program.kpis[k].expr, &mut aggs);
+        }
+        aggs.sort_unstable();
+        aggs.dedup();
+        let mut roots: Vec<DatasetId> =
+            aggs.iter().map(|&a| self.program.aggregates[a].dataset).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let mut per_root = Vec::new();
+        for &root in &roots {
+            let root_aggs: Vec<AggId> = aggs
+                .iter()
+                .copied()
+                .filter(|&a| self.program.aggregates[a].dataset == root)
+                .collect();
+            per_root.push((root_aggs.clone(), self.scan_root(root, dims, &root_aggs)?));
+        }
+        // Union of the groups found in each dataset, sorted by key.
+        let mut keys: Vec<Vec<Key>> =
+            per_root.iter().flat_map(|(_, (k, _))| k.iter().cloned()).collect();
+        if dims.is_empty() {
+            keys = vec![Vec::new()];
+        }
+        keys.sort();
+        keys.dedup();
+        let mut out = HashMap::new();
+        for (root_aggs, (local_keys, accs)) in per_root {
+            let to_local: Vec<Option<usize>> = {
+                let local: HashMap<&Vec<Key>, usize> =
+                    local_keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
+                keys.iter().map(|k| local.get(k).copied()).collect()
+            };
+            for (a, mut acc) in root_aggs.into_iter().zip(accs) {
+                let func = self.program.aggregates[a].func;
+                let empty_value =
+                    matches!(func, AggFunc::CountRows | AggFunc::Count | AggFunc::CountDistinct)
+                        .then_some(0.0);
+                let values = to_local
+                    .iter()
+                    .map(|l| l.map_or(empty_value, |g| acc.value(func, g)))
+                    .collect();
+                let fed = to_local.iter().map(|l| l.map_or(0, |g| acc.fed(g))).collect();
+                out.insert(a, (values, fed));
+            }
+        }
+        Ok(GroupTable { keys, aggs: out, kpis: HashMap::new() })
+    }
+
+    /// One pass over a dataset: every aggregate rooted there, for one grouping.
+    fn scan_root(
+        &self,
+        root: DatasetId,
+        dims: &[DimId],
+        aggs: &[AggId],
+    ) -> Result<(Vec<Vec<Key>>, Vec<Acc>), Diagnostic> {
+        let rows = self.data.rows(root);
+        let mut grouper = Grouper::new(dims.len(), self.max_groups);
+        let mut accs: Vec<Acc> =
+            aggs.iter().map(|&a| Acc::new(self.program.aggregates[a].func)).collect();
+        let column = |d: DatasetId, c: &str| self.data.column(d, c);
+        let dicts = |d: DatasetId, c: &str| self.data.dict(d, c);
+        let mut groups = Vec::new();
+        let name = &self.program.datasets[root].name;
+        let fail = |msg: String| {
+            Diagnostic::error(Code::BadValue, format!("while reading `{name}`: {msg}"))
+        };
+        for start in (0..rows).step_by(CHUNK) {
+            let frame = Frame {
+                rows: start..(start + CHUNK).min(rows),
+                maps: self.data.maps(root),
+                root,
+                column: &column,
+                dicts: &dicts,
+            };
+            let dim_values: Vec<_> = dims
+                .iter()
+                .map(|&d| frame.eval(&self.program.dims[d].expr))
+                .collect::<Result<_, _>>()
+                .map_err(fail)?;
+            let keep = self.filter.map(|f| frame.bools(f)).transpose().map_err(fail)?;
+            grouper.assign(&dim_values, keep.as_deref(), frame.rows.len(), &mut groups).map_err(
+                |limit| {
+                    Diagnostic::error(
+                        Code::DataLimit,
+                        format!("grouping produced more than {limit} groups (the limit)"),
+                    )
+                    .help("group by fewer or coarser dims, or raise the limit with --max-groups")
+                },
+            )?;
+            for (acc, &a) in accs.iter_mut().zip(aggs) {
+                let def = &self.program.aggregates[a];
+                acc.grow(grouper.len());
+                let own = def.filter.as_ref().map(|f| frame.bools(f)).transpose().map_err(fail)?;
+                let mask = match (&keep, own) {
+                    (None, m) => m,
+                    (Some(k), None) => Some(k.clone()),
+                    (Some(k), Some(m)) => Some(
+                        k.iter().zip(m).map(|(&a, b)| vector::logic(BinaryOp::And, a, b)).collect(),
+                    ),
+                };
+                let arg = def.arg.as_ref().map(|x| frame.eval(x)).transpose().map_err(fail)?;
+                acc.feed(&groups, mask.as_deref(), arg.as_ref()).map_err(fail)?;
+            }
+        }
+        for acc in &mut accs {
+            acc.grow(grouper.len());
+        }
+        Ok((grouper.into_keys(), accs))
+    }
+}

@@ -1,0 +1,204 @@
+//! Evaluation results: plain serialisable values with a documented, stable JSON schema
+//! (see `docs/json.md`). Raw numbers: seconds, fractions (0.813 for 81.3%), days.
+
+use serde::Serialize;
+
+use super::group::Key;
+use crate::program::{Bound, Direction};
+use crate::types::Unit;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub version: u32,
+    /// The dims results are grouped by (empty for a scorecard).
+    pub by: Vec<DimMeta>,
+    /// The KPIs and blends shown, in order; each row's `cells` follow this order.
+    pub items: Vec<ItemMeta>,
+    /// One row per group, sorted by key (null keys last); a single row with an empty key
+    /// when not grouped.
+    pub rows: Vec<Row>,
+    /// All rows together, when grouped (computed from the rows, not from the groups).
+    pub total: Option<Row>,
+    pub notes: Vec<NoteOut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DimMeta {
+    pub name: String,
+    /// `date` keys are day numbers rendered as dates; `time` keys are seconds.
+    pub kind: KeyKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyKind {
+    Number,
+    Date,
+    Time,
+    Text,
+    Bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemMeta {
+    pub name: String,
+    pub kind: ItemKind,
+    pub label: Option<String>,
+    pub unit: Unit,
+    pub target: Option<Bound>,
+    pub warn: Option<Bound>,
+    pub direction: Option<Direction>,
+    pub min: Option<u64>,
+    pub tags: Vec<String>,
+    /// For blends: the components, weights (summing to 1) and the guard as written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub weights: Vec<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Kpi,
+    Blend,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub key: Vec<Key>,
+    pub cells: Vec<Cell>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Kpi(KpiCell),
+    Blend(BlendCell),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KpiCell {
+    /// Null when there was nothing to aggregate (or a division by zero).
+    pub value: Option<f64>,
+    /// Rows or values that fed the KPI's aggregates (the smallest of them).
+    pub n: u64,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// No target.
+    None,
+    Ok,
+    Warn,
+    Fail,
+    /// Below the KPI's `min` sample size, or no value.
+    Insufficient,
+}
+
+impl Status {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Status::None => "·",
+            Status::Ok => "✓",
+            Status::Warn => "!",
+            Status::Fail => "✗",
+            Status::Insufficient => "?",
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::None => "none",
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Insufficient => "insufficient",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BlendCell {
+    /// 0–100; 0 on a breach; null when insufficient.
+    pub score: Option<f64>,
+    pub verdict: Verdict,
+    pub components: Vec<ComponentOut>,
+    pub guard: Option<GuardOut>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Breach,
+    Insufficient,
+}
+
+impl Verdict {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Verdict::Pass => "✓",
+            Verdict::Breach => "✗",
+            Verdict::Insufficient => "?",
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Breach => "breach",
+            Verdict::Insufficient => "insufficient",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentOut {
+    pub kpi: String,
+    pub value: Option<f64>,
+    pub target: Option<Bound>,
+    pub weight: f64,
+    /// 0–100: how close the value is to its target.
+    pub score: Option<f64>,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GuardOut {
+    pub text: String,
+    /// Null when a KPI in it has no value.
+    pub holds: Option<bool>,
+    /// The comparisons that did not hold, e.g. `csat >= 4.2 (csat = 4.05)`.
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteOut {
+    /// Days since 1970-01-01.
+    pub date: i64,
+    pub date_text: String,
+    pub text: String,
+}
+
+impl Report {
+    pub fn item(&self, name: &str) -> Option<usize> {
+        self.items.iter().position(|i| i.name == name)
+    }
+
+    /// The value of KPI `name` in the row with `key` (the only row when ungrouped).
+    pub fn kpi_value(&self, name: &str, key: &[Key]) -> Option<f64> {
+        let i = self.item(name)?;
+        let row = self.rows.iter().find(|r| r.key == key)?;
+        match &row.cells[i] {
+            Cell::Kpi(k) => k.value,
+            Cell::Blend(b) => b.score,
+        }
+    }
+}

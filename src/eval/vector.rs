@@ -1,0 +1,479 @@
+//! Row expressions evaluated a chunk of rows at a time, column by column.
+//!
+//! Nulls follow SQL: arithmetic with a null is null, division by zero is null,
+//! comparisons with a null are null, `and`/`or` are three-valued, `where` keeps only
+//! rows whose condition is true.
+
+use std::sync::Arc;
+
+use crate::calendar;
+use crate::data::{Column, ColumnData};
+use crate::program::*;
+
+/// Boolean lanes: 0 false, 1 true, 2 null.
+pub const FALSE: u8 = 0;
+pub const TRUE: u8 = 1;
+pub const NULL: u8 = 2;
+/// A shared text dictionary.
+pub type Dict = Arc<[Box<str>]>;
+
+/// Null text code.
+pub const NO_TEXT: u32 = u32::MAX;
+
+/// A column of intermediate values for one chunk of rows.
+#[derive(Debug, Clone)]
+pub enum Vector {
+    /// Numbers, dates (days) and times (seconds); NaN is null.
+    Num(Vec<f64>),
+    Bool(Vec<u8>),
+    /// Codes into a dictionary without duplicates; `NO_TEXT` is null.
+    Text(Vec<u32>, Arc<[Box<str>]>),
+}
+
+impl Vector {
+    pub fn len(&self) -> usize {
+        match self {
+            Vector::Num(v) => v.len(),
+            Vector::Bool(v) => v.len(),
+            Vector::Text(v, _) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_null(&self, i: usize) -> bool {
+        match self {
+            Vector::Num(v) => v[i].is_nan(),
+            Vector::Bool(v) => v[i] == NULL,
+            Vector::Text(v, _) => v[i] == NO_TEXT,
+        }
+    }
+
+    fn constant(value: &Value, n: usize) -> Vector {
+        match value {
+            Value::Null => Vector::Num(vec![f64::NAN; n]),
+            Value::Num(x) | Value::Time(x) => Vector::Num(vec![*x; n]),
+            #[allow(clippy::cast_precision_loss)]
+            Value::Date(d) => Vector::Num(vec![*d as f64; n]),
+            Value::Bool(b) => Vector::Bool(vec![u8::from(*b); n]),
+            Value::Text(s) => Vector::Text(vec![0; n], Arc::from(vec![s.clone().into_boxed_str()])),
+        }
+    }
+}
+
+/// Where a chunk's values come from: the columns each dataset reaches, already
+/// gathered through links for these rows.
+pub struct Frame<'a> {
+    pub rows: std::ops::Range<usize>,
+    /// Per dataset id: the row of that dataset for each row of the root (None when the
+    /// dataset is not reached); `None` as a whole for the root itself.
+    pub maps: &'a [Option<Vec<u32>>],
+    pub root: DatasetId,
+    pub column: &'a dyn Fn(DatasetId, &str) -> Option<&'a Column>,
+    /// Dictionaries of text columns, shared so codes stay stable across chunks.
+    pub dicts: &'a dyn Fn(DatasetId, &str) -> Option<Dict>,
+}
+
+impl Frame<'_> {
+    fn n(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn eval(&self, e: &RowExpr) -> Result<Vector, String> {
+        Ok(match e {
+            RowExpr::Const(v) => Vector::constant(v, self.n()),
+            RowExpr::Column { dataset, column, .. } => self.column(*dataset, column)?,
+            RowExpr::Unary(UnaryOp::Neg, x) => match self.eval(x)? {
+                Vector::Num(v) => Vector::Num(v.into_iter().map(|a| -a).collect()),
+                other => return Err(format!("cannot negate {}", kind(&other))),
+            },
+            RowExpr::Unary(UnaryOp::Not, x) => {
+                let v = self.bools(x)?;
+                Vector::Bool(v.into_iter().map(|b| if b == NULL { NULL } else { 1 - b }).collect())
+            }
+            RowExpr::Binary(op, a, b) => self.binary(*op, a, b)?,
+            RowExpr::IsNull(x, negated) => {
+                let v = self.eval(x)?;
+                Vector::Bool((0..v.len()).map(|i| u8::from(v.is_null(i) != *negated)).collect())
+            }
+            RowExpr::InList(x, list, negated) => self.in_list(x, list, *negated)?,
+            RowExpr::Case { operand, whens, otherwise } => {
+                self.case(operand.as_deref(), whens, otherwise.as_deref())?
+            }
+            RowExpr::Func(f, args) => self.func(*f, args)?,
+        })
+    }
+
+    pub fn bools(&self, e: &RowExpr) -> Result<Vec<u8>, String> {
+        match self.eval(e)? {
+            Vector::Bool(v) => Ok(v),
+            // An all-null literal is a null condition.
+            Vector::Num(v) if v.iter().all(|x| x.is_nan()) => Ok(vec![NULL; v.len()]),
+            other => Err(format!("expected true/false values, found {}", kind(&other))),
+        }
+    }
+
+    fn column(&self, dataset: DatasetId, name: &str) -> Result<Vector, String> {
+        let col = (self.column)(dataset, name)
+            .ok_or_else(|| format!("column `{name}` was not loaded"))?;
+        let map = if dataset == self.root {
+            None
+        } else {
+            Some(
+                self.maps
+                    .get(dataset)
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| format!("no link reaches the dataset of `{name}`"))?,
+            )
+        };
+        let rows = self.rows.clone();
+        Ok(match (&col.data, map) {
+            (ColumnData::Num(v), None) => Vector::Num(v[rows].to_vec()),
+            (ColumnData::Bool(v), None) => Vector::Bool(v[rows].to_vec()),
+            (ColumnData::Text { codes, .. }, None) => {
+                Vector::Text(codes[rows].to_vec(), self.dict(dataset, name)?)
+            }
+            (ColumnData::Num(v), Some(m)) => Vector::Num(
+                m[rows]
+                    .iter()
+                    .map(|&r| if r == u32::MAX { f64::NAN } else { v[r as usize] })
+                    .collect(),
+            ),
+            (ColumnData::Bool(v), Some(m)) => Vector::Bool(
+                m[rows].iter().map(|&r| if r == u32::MAX { NULL } else { v[r as usize] }).collect(),
+            ),
+            (ColumnData::Text { codes, .. }, Some(m)) => Vector::Text(
+                m[rows]
+                    .iter()
+                    .map(|&r| if r == u32::MAX { NO_TEXT } else { codes[r as usize] })
+                    .collect(),
+                self.dict(dataset, name)?,
+            ),
+        })
+    }
+
+    fn dict(&self, dataset: DatasetId, name: &str) -> Result<Arc<[Box<str>]>, String> {
+        (self.dicts)(dataset, name).ok_or_else(|| format!("column `{name}` has no dictionary"))
+    }
+
+    fn binary(&self, op: BinaryOp, a: &RowExpr, b: &RowExpr) -> Result<Vector, String> {
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                let (x, y) = (self.bools(a)?, self.bools(b)?);
+                Ok(Vector::Bool(x.iter().zip(&y).map(|(&p, &q)| logic(op, p, q)).collect()))
+            }
+            BinaryOp::Cmp(c) => compare(c, &self.eval(a)?, &self.eval(b)?),
+            _ => {
+                let (Vector::Num(x), Vector::Num(y)) = (self.eval(a)?, self.eval(b)?) else {
+                    return Err(format!("`{}` needs numbers", op.as_str()));
+                };
+                Ok(Vector::Num(x.iter().zip(&y).map(|(&p, &q)| arith(op, p, q)).collect()))
+            }
+        }
+    }
+
+    fn in_list(&self, x: &RowExpr, list: &[RowExpr], negated: bool) -> Result<Vector, String> {
+        let v = self.eval(x)?;
+        let mut acc = vec![FALSE; v.len()];
+        for item in list {
+            let Vector::Bool(eq) = compare(CmpOp::Eq, &v, &self.eval(item)?)? else {
+                unreachable!("compare returns booleans")
+            };
+            for (a, e) in acc.iter_mut().zip(eq) {
+                *a = logic(BinaryOp::Or, *a, e);
+            }
+        }
+        if negated {
+            acc.iter_mut().for_each(|b| *b = if *b == NULL { NULL } else { 1 - *b });
+        }
+        Ok(Vector::Bool(acc))
+    }
+
+    fn case(
+        &self,
+        operand: Option<&RowExpr>,
+        whens: &[(RowExpr, RowExpr)],
+        otherwise: Option<&RowExpr>,
+    ) -> Result<Vector, String> {
+        let n = self.n();
+        let operand = operand.map(|o| self.eval(o)).transpose()?;
+        // Which branch each row takes (whens.len() = otherwise).
+        let mut branch = vec![usize::MAX; n];
+        for (k, (w, _)) in whens.iter().enumerate() {
+            let hit = match &operand {
+                Some(o) => match compare(CmpOp::Eq, o, &self.eval(w)?)? {
+                    Vector::Bool(b) => b,
+                    _ => unreachable!("compare returns booleans"),
+                },
+                None => self.bools(w)?,
+            };
+            for (b, h) in branch.iter_mut().zip(hit) {
+                if *b == usize::MAX && h == TRUE {
+                    *b = k;
+                }
+            }
+        }
+        let mut results: Vec<Vector> =
+            whens.iter().map(|(_, t)| self.eval(t)).collect::<Result<_, _>>()?;
+        results.push(match otherwise {
+            Some(o) => self.eval(o)?,
+            None => Vector::Num(vec![f64::NAN; n]),
+        });
+        let pick = |i: usize| branch[i].min(whens.len());
+        merge(&results, n, pick)
+    }
+
+    fn func(&self, f: ScalarFunc, args: &[RowExpr]) -> Result<Vector, String> {
+        let first = self.eval(&args[0])?;
+        let nums = |v: Vector| match v {
+            Vector::Num(x) => Ok(x),
+            other => Err(format!("`{}` needs numbers, found {}", f.name(), kind(&other))),
+        };
+        Ok(match f {
+            ScalarFunc::Coalesce => {
+                let mut vs = vec![first];
+                for a in &args[1..] {
+                    vs.push(self.eval(a)?);
+                }
+                let n = self.n();
+                let pick = |i: usize| vs.iter().position(|v| !v.is_null(i)).unwrap_or(0);
+                merge(&vs, n, pick)?
+            }
+            ScalarFunc::Lower => match first {
+                Vector::Text(codes, dict) => {
+                    let lowered: Vec<String> = dict.iter().map(|s| s.to_lowercase()).collect();
+                    let (remap, dict) = dedupe(lowered);
+                    Vector::Text(
+                        codes
+                            .into_iter()
+                            .map(|c| if c == NO_TEXT { NO_TEXT } else { remap[c as usize] })
+                            .collect(),
+                        dict,
+                    )
+                }
+                other => return Err(format!("`lower` needs text, found {}", kind(&other))),
+            },
+            ScalarFunc::Round => {
+                let digits = match args.get(1) {
+                    Some(d) => nums(self.eval(d)?)?,
+                    None => vec![0.0; self.n()],
+                };
+                Vector::Num(
+                    nums(first)?.into_iter().zip(digits).map(|(x, d)| round(x, d)).collect(),
+                )
+            }
+            _ => Vector::Num(
+                nums(first)?.into_iter().map(|x| scalar(f, x, self.time_arg(&args[0]))).collect(),
+            ),
+        })
+    }
+
+    /// Whether a date function's argument holds times (seconds) rather than dates (days).
+    fn time_arg(&self, e: &RowExpr) -> bool {
+        arg_is_time(e)
+    }
+}
+
+/// Whether an expression yields times (seconds) rather than dates (days).
+pub fn arg_is_time(e: &RowExpr) -> bool {
+    match e {
+        RowExpr::Column { ty, .. } => *ty == ColumnType::Time,
+        RowExpr::Const(Value::Time(_)) => true,
+        RowExpr::Binary(_, a, b) => arg_is_time(a) || arg_is_time(b),
+        RowExpr::Case { whens, otherwise, .. } => {
+            whens.iter().any(|(_, t)| arg_is_time(t))
+                || otherwise.as_deref().is_some_and(arg_is_time)
+        }
+        RowExpr::Func(ScalarFunc::Coalesce, args) => args.iter().any(arg_is_time),
+        _ => false,
+    }
+}
+
+/// A date or time function on one value (dates in days, times in seconds).
+#[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+pub fn scalar(f: ScalarFunc, x: f64, is_time: bool) -> f64 {
+    if x.is_nan() {
+        return f64::NAN;
+    }
+    let days = if is_time { (x / 86_400.0).floor() as i64 } else { x.floor() as i64 };
+    match f {
+        ScalarFunc::Week => calendar::week_start(days) as f64,
+        ScalarFunc::Day => days as f64,
+        ScalarFunc::Month => calendar::month_start(days) as f64,
+        ScalarFunc::Quarter => calendar::quarter_start(days) as f64,
+        ScalarFunc::Weekday => (calendar::weekday(days) + 1) as f64,
+        ScalarFunc::Hour => (x.rem_euclid(86_400.0) / 3600.0).floor(),
+        ScalarFunc::Abs => x.abs(),
+        _ => x,
+    }
+}
+
+/// SQL `round`: half away from zero, to `digits` decimals.
+pub fn round(x: f64, digits: f64) -> f64 {
+    if x.is_nan() || digits.is_nan() {
+        return f64::NAN;
+    }
+    let d = digits.clamp(-15.0, 15.0).trunc();
+    let p = 10f64.powf(d);
+    let r = (x * p).round() / p;
+    if r.is_finite() { r } else { x }
+}
+
+pub fn logic(op: BinaryOp, p: u8, q: u8) -> u8 {
+    match op {
+        BinaryOp::And if p == FALSE || q == FALSE => FALSE,
+        BinaryOp::And if p == TRUE && q == TRUE => TRUE,
+        BinaryOp::Or if p == TRUE || q == TRUE => TRUE,
+        BinaryOp::Or if p == FALSE && q == FALSE => FALSE,
+        _ => NULL,
+    }
+}
+
+/// Arithmetic with SQL nulls; division by zero is null, never infinity.
+pub fn arith(op: BinaryOp, a: f64, b: f64) -> f64 {
+    let r = match op {
+        BinaryOp::Add => a + b,
+        BinaryOp::Sub => a - b,
+        BinaryOp::Mul => a * b,
+        _ if b == 0.0 => f64::NAN,
+        _ => a / b,
+    };
+    if r.is_infinite() { f64::NAN } else { r }
+}
+
+pub fn cmp_holds(op: CmpOp, ord: std::cmp::Ordering) -> bool {
+    use std::cmp::Ordering::*;
+    match op {
+        CmpOp::Eq => ord == Equal,
+        CmpOp::Ne => ord != Equal,
+        CmpOp::Lt => ord == Less,
+        CmpOp::Le => ord != Greater,
+        CmpOp::Gt => ord == Greater,
+        CmpOp::Ge => ord != Less,
+    }
+}
+
+fn compare(op: CmpOp, a: &Vector, b: &Vector) -> Result<Vector, String> {
+    Ok(Vector::Bool(match (a, b) {
+        (Vector::Num(x), Vector::Num(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| match p.partial_cmp(q) {
+                Some(o) => u8::from(cmp_holds(op, o)),
+                None => NULL,
+            })
+            .collect(),
+        (Vector::Bool(x), Vector::Bool(y)) => x
+            .iter()
+            .zip(y)
+            .map(
+                |(&p, &q)| {
+                    if p == NULL || q == NULL { NULL } else { u8::from(cmp_holds(op, p.cmp(&q))) }
+                },
+            )
+            .collect(),
+        (Vector::Text(xc, xd), Vector::Text(yc, yd)) => {
+            if matches!(op, CmpOp::Eq | CmpOp::Ne) {
+                // Translate x's codes into y's dictionary once, then compare codes.
+                let index: std::collections::HashMap<&str, u32> = yd
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (&**s, u32::try_from(i).unwrap_or(NO_TEXT)))
+                    .collect();
+                let trans: Vec<u32> =
+                    xd.iter().map(|s| index.get(&**s).copied().unwrap_or(NO_TEXT - 1)).collect();
+                xc.iter()
+                    .zip(yc)
+                    .map(|(&p, &q)| {
+                        if p == NO_TEXT || q == NO_TEXT {
+                            NULL
+                        } else {
+                            u8::from((trans[p as usize] == q) == (op == CmpOp::Eq))
+                        }
+                    })
+                    .collect()
+            } else {
+                xc.iter()
+                    .zip(yc)
+                    .map(|(&p, &q)| {
+                        if p == NO_TEXT || q == NO_TEXT {
+                            NULL
+                        } else {
+                            u8::from(cmp_holds(op, xd[p as usize].cmp(&yd[q as usize])))
+                        }
+                    })
+                    .collect()
+            }
+        }
+        // A null literal against anything: null.
+        (Vector::Num(x), other) | (other, Vector::Num(x)) if x.iter().all(|v| v.is_nan()) => {
+            vec![NULL; other.len()]
+        }
+        (x, y) => return Err(format!("cannot compare {} with {}", kind(x), kind(y))),
+    }))
+}
+
+/// Picks, for each row, the value of vector `pick(i)`.
+fn merge(vs: &[Vector], n: usize, pick: impl Fn(usize) -> usize) -> Result<Vector, String> {
+    // All-null branches (a missing `else`) take the type of the others.
+    let typed: Vec<&Vector> = vs
+        .iter()
+        .filter(|v| !matches!(v, Vector::Num(x) if x.iter().all(|f| f.is_nan())))
+        .collect();
+    match typed.first() {
+        None | Some(Vector::Num(_)) => Ok(Vector::Num(
+            (0..n)
+                .map(|i| if let Vector::Num(x) = &vs[pick(i)] { x[i] } else { f64::NAN })
+                .collect(),
+        )),
+        Some(Vector::Bool(_)) => Ok(Vector::Bool(
+            (0..n).map(|i| if let Vector::Bool(x) = &vs[pick(i)] { x[i] } else { NULL }).collect(),
+        )),
+        Some(Vector::Text(..)) => {
+            let strings: Vec<Option<&str>> = (0..n)
+                .map(|i| match &vs[pick(i)] {
+                    Vector::Text(c, d) if c[i] != NO_TEXT => Some(&*d[c[i] as usize]),
+                    _ => None,
+                })
+                .collect();
+            let mut index = std::collections::HashMap::new();
+            let mut dict: Vec<Box<str>> = Vec::new();
+            let codes = strings
+                .into_iter()
+                .map(|s| match s {
+                    None => NO_TEXT,
+                    Some(s) => *index.entry(s).or_insert_with(|| {
+                        dict.push(s.into());
+                        u32::try_from(dict.len() - 1).unwrap_or(NO_TEXT)
+                    }),
+                })
+                .collect();
+            Ok(Vector::Text(codes, Arc::from(dict)))
+        }
+    }
+}
+
+fn dedupe(strings: Vec<String>) -> (Vec<u32>, Arc<[Box<str>]>) {
+    let mut index = std::collections::HashMap::new();
+    let mut dict: Vec<Box<str>> = Vec::new();
+    let remap = strings
+        .into_iter()
+        .map(|s| {
+            *index.entry(s.clone()).or_insert_with(|| {
+                dict.push(s.into_boxed_str());
+                u32::try_from(dict.len() - 1).unwrap_or(NO_TEXT)
+            })
+        })
+        .collect();
+    (remap, Arc::from(dict))
+}
+
+fn kind(v: &Vector) -> &'static str {
+    match v {
+        Vector::Num(_) => "numbers",
+        Vector::Bool(_) => "true/false values",
+        Vector::Text(..) => "text",
+    }
+}

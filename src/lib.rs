@@ -1,0 +1,19 @@
+//! kpiblend: contact-center KPI definitions — a language, a checker, and an evaluator
+//! over CSV exports.
+//!
+//! The pipeline is visible in the modules: `syntax` (text to [`ast`]), `check` (AST to a
+//! checked [`program::Program`]), `eval` (program and data to results). The library
+//! never prints and never exits: it returns values and [`diagnostic::Diagnostic`]s.
+
+pub mod ast;
+pub mod calendar;
+pub mod check;
+pub mod data;
+pub mod diagnostic;
+pub mod eval;
+pub mod program;
+pub mod render;
+pub mod source;
+pub mod suggest;
+pub mod syntax;
+pub mod types;

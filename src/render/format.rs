@@ -1,0 +1,124 @@
+//! Numbers as an analyst reads them: `5m 42s`, `81.3%`, `+32`, `6.12 USD`, `5,000`.
+
+use crate::program::{Bound, CmpOp};
+use crate::types::Unit;
+
+/// A value in its unit; `–` for null.
+pub fn value(v: Option<f64>, unit: &Unit) -> String {
+    let Some(v) = v else { return "–".into() };
+    if !v.is_finite() {
+        return "–".into();
+    }
+    match unit {
+        Unit::Seconds => duration(v),
+        Unit::Minutes => duration(v * 60.0),
+        Unit::Hours => duration(v * 3600.0),
+        Unit::Percent => format!("{}%", trim(v * 100.0, 1)),
+        Unit::Points => format!("{:+}", v.round() as i64),
+        Unit::Count => grouped(v),
+        Unit::Custom(name) => format!("{} {name}", grouped_decimals(v, 2)),
+        Unit::Plain => plain(v),
+    }
+}
+
+/// A target bound: `<= 6m`, `>= 75%`.
+pub fn bound(b: Option<crate::program::Bound>, unit: &Unit) -> String {
+    let Some(Bound { op, value: v }) = b else { return String::new() };
+    let op = match op {
+        CmpOp::Ge => "≥",
+        CmpOp::Gt => ">",
+        CmpOp::Le => "≤",
+        CmpOp::Lt => "<",
+        CmpOp::Eq => "=",
+        CmpOp::Ne => "≠",
+    };
+    format!("{op} {}", value(Some(v), unit))
+}
+
+/// Durations: `42.5s`, `5m 42s`, `1h 05m`.
+pub fn duration(secs: f64) -> String {
+    let sign = if secs < 0.0 { "-" } else { "" };
+    let s = secs.abs();
+    if s < 60.0 {
+        return format!("{sign}{}s", trim(s, 1));
+    }
+    let total = s.round() as u64;
+    let (h, m, sec) = (total / 3600, total / 60 % 60, total % 60);
+    match (h, sec) {
+        (0, 0) => format!("{sign}{m}m"),
+        (0, _) => format!("{sign}{m}m {sec:02}s"),
+        _ => format!("{sign}{h}h {m:02}m"),
+    }
+}
+
+/// A plain number: whole numbers with separators, others to 2 decimals (3 significant
+/// digits for small values).
+pub fn plain(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return grouped(v);
+    }
+    if v.abs() < 10.0 {
+        return trim(v, 3);
+    }
+    if v.abs() < 1000.0 {
+        return trim(v, 2);
+    }
+    grouped_decimals(v, 2)
+}
+
+fn grouped(v: f64) -> String {
+    grouped_decimals(v, 0)
+}
+
+fn grouped_decimals(v: f64, decimals: usize) -> String {
+    let s = format!("{:.*}", decimals, v.abs());
+    let (int, frac) = s.split_once('.').map_or((s.as_str(), None), |(a, b)| (a, Some(b)));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    if v < 0.0 && out.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// Up to `decimals` decimals, trailing zeros removed.
+pub fn trim(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    let s =
+        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    if s == "-0" { "0".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_each_unit_the_way_analysts_read_it() {
+        assert_eq!(value(Some(342.0), &Unit::Seconds), "5m 42s");
+        assert_eq!(value(Some(360.0), &Unit::Seconds), "6m");
+        assert_eq!(value(Some(28.44), &Unit::Seconds), "28.4s");
+        assert_eq!(value(Some(3900.0), &Unit::Seconds), "1h 05m");
+        assert_eq!(value(Some(0.8134), &Unit::Percent), "81.3%");
+        assert_eq!(value(Some(0.75), &Unit::Percent), "75%");
+        assert_eq!(value(Some(32.4), &Unit::Points), "+32");
+        assert_eq!(value(Some(-7.6), &Unit::Points), "-8");
+        assert_eq!(value(Some(5000.0), &Unit::Count), "5,000");
+        assert_eq!(value(Some(6.5), &Unit::Custom("USD".into())), "6.50 USD");
+        assert_eq!(value(Some(4.2194), &Unit::Plain), "4.219");
+        assert_eq!(value(Some(4.2), &Unit::Plain), "4.2");
+        assert_eq!(value(Some(123.456), &Unit::Plain), "123.46");
+        assert_eq!(value(Some(-0.2345), &Unit::Plain), "-0.235");
+        assert_eq!(value(None, &Unit::Plain), "–");
+        assert_eq!(bound(Some(Bound { op: CmpOp::Le, value: 360.0 }), &Unit::Seconds), "≤ 6m");
+    }
+}

@@ -1,0 +1,5 @@
+//! Rendering values for people and tools. Returns strings; never prints.
+
+pub mod diagnostics;
+pub mod format;
+pub mod table;

@@ -1,0 +1,920 @@
+//! pest pairs to AST nodes, and pest errors to diagnostics in words analysts know.
+
+use std::sync::LazyLock;
+
+use pest::iterators::Pair;
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+
+use super::Rule;
+use super::prescan::MAX_NESTING;
+use crate::ast::*;
+use crate::calendar;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+
+/// The one precedence table, lowest binding first.
+static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
+    PrattParser::new()
+        .op(Op::infix(Rule::op_or, Assoc::Left))
+        .op(Op::infix(Rule::op_and, Assoc::Left))
+        .op(Op::prefix(Rule::op_not))
+        .op(Op::infix(Rule::op_eq, Assoc::Left)
+            | Op::infix(Rule::op_ne, Assoc::Left)
+            | Op::infix(Rule::op_lt, Assoc::Left)
+            | Op::infix(Rule::op_le, Assoc::Left)
+            | Op::infix(Rule::op_gt, Assoc::Left)
+            | Op::infix(Rule::op_ge, Assoc::Left)
+            | Op::postfix(Rule::is_null)
+            | Op::postfix(Rule::is_not_null)
+            | Op::postfix(Rule::in_list)
+            | Op::postfix(Rule::not_in_list))
+        .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
+        .op(Op::infix(Rule::op_mul, Assoc::Left) | Op::infix(Rule::op_div, Assoc::Left))
+        .op(Op::prefix(Rule::op_neg))
+});
+
+pub struct Lower<'d> {
+    pub file: FileId,
+    /// Where the parsed text starts in the file (parsing resumes after errors).
+    pub offset: usize,
+    pub diagnostics: &'d mut Vec<Diagnostic>,
+}
+
+/// An expression with its tree depth, so over-deep operator chains are cut off while
+/// the tree is built (before anything recursive walks or drops it).
+type Built = Result<(Expr, usize), Diagnostic>;
+
+impl Lower<'_> {
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+    }
+
+    fn ident(&self, pair: &Pair<'_, Rule>) -> Ident {
+        Ident { name: pair.as_str().to_string(), span: self.span(pair) }
+    }
+
+    pub fn file(&mut self, pair: Pair<'_, Rule>) -> Vec<Item> {
+        pair.into_inner()
+            .filter(|p| p.as_rule() != Rule::EOI)
+            .filter_map(|p| self.item(p))
+            .collect()
+    }
+
+    fn item(&mut self, pair: Pair<'_, Rule>) -> Option<Item> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut inner = pair.into_inner().filter(|p| !is_keyword(p.as_rule()));
+        let item = match rule {
+            Rule::import => Item::Import(self.string(inner.next()?)),
+            Rule::dataset => {
+                let name = self.ident(&inner.next()?);
+                let source = self.csv_source(inner.next()?);
+                let (mut columns, mut links) = (Vec::new(), Vec::new());
+                for entry in inner.next().into_iter().flat_map(Pair::into_inner) {
+                    let entry_span = self.span(&entry);
+                    let rule = entry.as_rule();
+                    let mut parts = entry.into_inner();
+                    let first = self.ident(&parts.next()?);
+                    let second = self.ident(&parts.next()?);
+                    if rule == Rule::link_decl {
+                        let target_column = self.ident(&parts.next()?);
+                        links.push(Link {
+                            column: first,
+                            target: second,
+                            target_column,
+                            span: entry_span,
+                        });
+                    } else {
+                        columns.push(ColumnDecl { name: first, ty: second });
+                    }
+                }
+                Item::Dataset(Dataset { name, source, columns, links, span })
+            }
+            Rule::dim => {
+                let name = self.ident(&inner.next()?);
+                let expr = self.expr(inner.next()?)?;
+                Item::Dim(Dim { name, expr, span })
+            }
+            Rule::param => {
+                let name = self.ident(&inner.next()?);
+                let value = self.expr(inner.next()?)?;
+                Item::Param(Param { name, value, span })
+            }
+            Rule::kpi => Item::Kpi(self.kpi(span, inner)?),
+            Rule::blend => Item::Blend(self.blend(span, inner)?),
+            Rule::view => {
+                let name = self.ident(&inner.next()?);
+                let mut view = View { name, items: Vec::new(), by: Vec::new(), filter: None, span };
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::ident => view.items.push(self.ident(&p)),
+                        Rule::view_by => view.by = self.idents(p),
+                        Rule::view_where => view.filter = Some(self.expr(p.into_inner().nth(1)?)?),
+                        _ => {}
+                    }
+                }
+                Item::View(view)
+            }
+            Rule::note => {
+                let date = self.literal(inner.next()?).ok()?.0;
+                Item::Note(Note { date, text: self.string(inner.next()?), span })
+            }
+            Rule::test => Item::Test(self.test(span, inner)?),
+            _ => return None,
+        };
+        Some(item)
+    }
+
+    fn idents(&self, pair: Pair<'_, Rule>) -> Vec<Ident> {
+        pair.into_inner().filter(|p| !is_keyword(p.as_rule())).map(|p| self.ident(&p)).collect()
+    }
+
+    fn kpi<'i>(
+        &mut self,
+        span: Span,
+        mut inner: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> Option<Kpi> {
+        let name = self.ident(&inner.next()?);
+        let mut next = inner.next()?;
+        let label = if next.as_rule() == Rule::string {
+            let label = self.string(next);
+            next = inner.next()?;
+            Some(label)
+        } else {
+            None
+        };
+        let expr = self.expr(next)?;
+        let mut kpi = Kpi {
+            name,
+            label,
+            expr,
+            unit: None,
+            target: None,
+            warn: None,
+            min: None,
+            tags: Vec::new(),
+            span,
+        };
+        for clause in inner {
+            let clause_span = self.span(&clause);
+            let rule = clause.as_rule();
+            let already = match rule {
+                Rule::unit_clause => kpi.unit.is_some(),
+                Rule::target_clause => kpi.target.is_some(),
+                Rule::warn_clause => kpi.warn.is_some(),
+                Rule::min_clause => kpi.min.is_some(),
+                _ => !kpi.tags.is_empty(),
+            };
+            if already {
+                let word = clause.as_str().split_whitespace().next().unwrap_or("");
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::DuplicateClause,
+                        format!("`{word}` given twice for kpi `{}`", kpi.name.name),
+                    )
+                    .at(clause_span, "second one here"),
+                );
+                continue;
+            }
+            let mut parts = clause.into_inner().filter(|p| !is_keyword(p.as_rule()));
+            match rule {
+                Rule::unit_clause => {
+                    let p = parts.next()?;
+                    let quoted = p.as_rule() == Rule::string;
+                    let name = if quoted { self.string(p).value } else { p.as_str().to_string() };
+                    kpi.unit = Some(UnitSpec { name, quoted, span: clause_span });
+                }
+                Rule::target_clause | Rule::warn_clause => {
+                    let op = cmp_op(parts.next()?.as_str());
+                    let value = self.expr(parts.next()?)?;
+                    let bound = Bound { op, value, span: clause_span };
+                    if rule == Rule::target_clause {
+                        kpi.target = Some(bound);
+                    } else {
+                        kpi.warn = Some(bound);
+                    }
+                }
+                Rule::min_clause => kpi.min = Some(self.expr(parts.next()?)?),
+                _ => kpi.tags = parts.map(|p| self.ident(&p)).collect(),
+            }
+        }
+        Some(kpi)
+    }
+
+    fn blend<'i>(
+        &mut self,
+        span: Span,
+        inner: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> Option<Blend> {
+        let mut blend =
+            Blend { name: None, components: Vec::new(), weights: Vec::new(), guard: None, span };
+        for p in inner {
+            match p.as_rule() {
+                Rule::blend_name => blend.name = p.into_inner().next().map(|n| self.ident(&n)),
+                Rule::ident => blend.components.push(self.ident(&p)),
+                Rule::weights_clause => {
+                    for w in p.into_inner().filter(|p| p.as_rule() == Rule::expr) {
+                        blend.weights.push(self.expr(w)?);
+                    }
+                }
+                Rule::guard_clause => blend.guard = Some(self.expr(p.into_inner().nth(1)?)?),
+                _ => {}
+            }
+        }
+        Some(blend)
+    }
+
+    fn test<'i>(
+        &mut self,
+        span: Span,
+        mut inner: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> Option<Test> {
+        let name = self.string(inner.next()?);
+        let mut test = Test { name, data: Vec::new(), expects: Vec::new(), span };
+        for p in inner {
+            let p_span = self.span(&p);
+            match p.as_rule() {
+                Rule::test_data => {
+                    let mut parts = p.into_inner();
+                    let dataset = self.ident(&parts.next()?);
+                    let src = parts.next()?;
+                    let source = if src.as_rule() == Rule::csv_inline {
+                        TestSource::Inline(self.string(src.into_inner().nth(1)?))
+                    } else {
+                        TestSource::File(self.csv_source(src))
+                    };
+                    test.data.push(TestData { dataset, source, span: p_span });
+                }
+                Rule::expect => {
+                    let mut parts = p.into_inner().filter(|p| !is_keyword(p.as_rule()));
+                    let mut subject_parts = parts.next()?.into_inner();
+                    let subject = self.ident(&subject_parts.next()?);
+                    let (mut field, mut group) = (None, Vec::new());
+                    for sp in subject_parts {
+                        if sp.as_rule() == Rule::word {
+                            field = Some(self.ident(&sp));
+                        } else {
+                            for pick in sp.into_inner() {
+                                let mut pp = pick.into_inner();
+                                let dim = self.ident(&pp.next()?);
+                                group.push((dim, self.expr(pp.next()?)?));
+                            }
+                        }
+                    }
+                    let op = cmp_op(parts.next()?.as_str());
+                    let value = self.expr(parts.next()?)?;
+                    let within = match parts.next() {
+                        Some(w) => Some(self.expr(w)?),
+                        None => None,
+                    };
+                    test.expects.push(Expect {
+                        subject,
+                        field,
+                        group,
+                        op,
+                        value,
+                        within,
+                        span: p_span,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Some(test)
+    }
+
+    fn csv_source(&mut self, pair: Pair<'_, Rule>) -> CsvSource {
+        let span = self.span(&pair);
+        let mut parts = pair.into_inner().filter(|p| !is_keyword(p.as_rule()));
+        let path = parts.next().map_or_else(
+            || StrLit { value: String::new(), span, triple: false },
+            |p| self.string(p),
+        );
+        let mut options = Vec::new();
+        for opt in parts {
+            let mut o = opt.into_inner();
+            if let (Some(k), Some(v)) = (o.next(), o.next()) {
+                let key = self.ident(&k);
+                if let Ok((value, _)) = self.literal(v) {
+                    options.push((key, value));
+                }
+            }
+        }
+        CsvSource { path, options, span }
+    }
+
+    pub fn query(&mut self, pair: Pair<'_, Rule>) -> super::Query {
+        let mut query = super::Query { items: Vec::new(), by: Vec::new(), filter: None };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::expr => {
+                    if let Some(e) = self.expr(p) {
+                        query.items.push(e);
+                    }
+                }
+                Rule::view_by => query.by = self.idents(p),
+                Rule::view_where => query.filter = p.into_inner().nth(1).and_then(|e| self.expr(e)),
+                _ => {}
+            }
+        }
+        query
+    }
+
+    /// Lowers an `expr` pair; records the diagnostic and returns `None` on failure.
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
+        match self.expr_depth(pair) {
+            Ok((e, _)) => Some(e),
+            Err(d) => {
+                self.diagnostics.push(d);
+                None
+            }
+        }
+    }
+
+    fn expr_depth(&mut self, pair: Pair<'_, Rule>) -> Built {
+        let file = self.file;
+        let offset = self.offset;
+        let sp = move |p: &Pair<'_, Rule>| {
+            let s = p.as_span();
+            Span::new(file, offset + s.start(), offset + s.end())
+        };
+        // The closures share `self` through a RefCell-free trick: primaries are lowered
+        // by a separate `Lower` that writes into a local list, merged afterwards.
+        let mut nested = Vec::new();
+        let result = {
+            let mut sub = Lower { file, offset, diagnostics: &mut nested };
+            PRATT
+                .map_primary(|p| sub.primary(p))
+                .map_prefix(|op, rhs| {
+                    let (rhs, depth) = rhs?;
+                    let op_span = sp(&op);
+                    let kind =
+                        if op.as_rule() == Rule::op_neg { UnaryOp::Neg } else { UnaryOp::Not };
+                    deeper(depth, op_span)?;
+                    let span = op_span.to(rhs.span);
+                    Ok((
+                        Expr { kind: ExprKind::Unary { op: kind, operand: Box::new(rhs) }, span },
+                        depth + 1,
+                    ))
+                })
+                .map_postfix(|lhs, op| {
+                    let (lhs, depth) = lhs?;
+                    let op_span = sp(&op);
+                    deeper(depth, op_span)?;
+                    let span = lhs.span.to(op_span);
+                    let operand = Box::new(lhs);
+                    let kind = match op.as_rule() {
+                        Rule::is_null => ExprKind::IsNull { operand, negated: false },
+                        Rule::is_not_null => ExprKind::IsNull { operand, negated: true },
+                        rule => {
+                            let mut list = Vec::new();
+                            let mut d = depth;
+                            for item in op.into_inner().filter(|p| p.as_rule() == Rule::expr) {
+                                let mut inner_diags = Vec::new();
+                                let mut l = Lower { file, offset, diagnostics: &mut inner_diags };
+                                let (e, ed) = l.expr_depth(item)?;
+                                if let Some(first) = inner_diags.into_iter().next() {
+                                    return Err(first);
+                                }
+                                d = d.max(ed);
+                                list.push(e);
+                            }
+                            deeper(d, op_span)?;
+                            ExprKind::InList { operand, list, negated: rule == Rule::not_in_list }
+                        }
+                    };
+                    Ok((Expr { kind, span }, depth + 1))
+                })
+                .map_infix(|lhs, op, rhs| {
+                    let (lhs, ld) = lhs?;
+                    let (rhs, rd) = rhs?;
+                    let depth = ld.max(rd);
+                    deeper(depth, sp(&op))?;
+                    let op = match op.as_rule() {
+                        Rule::op_or => BinaryOp::Or,
+                        Rule::op_and => BinaryOp::And,
+                        Rule::op_eq => BinaryOp::Cmp(CmpOp::Eq),
+                        Rule::op_ne => BinaryOp::Cmp(CmpOp::Ne),
+                        Rule::op_lt => BinaryOp::Cmp(CmpOp::Lt),
+                        Rule::op_le => BinaryOp::Cmp(CmpOp::Le),
+                        Rule::op_gt => BinaryOp::Cmp(CmpOp::Gt),
+                        Rule::op_ge => BinaryOp::Cmp(CmpOp::Ge),
+                        Rule::op_add => BinaryOp::Add,
+                        Rule::op_sub => BinaryOp::Sub,
+                        Rule::op_mul => BinaryOp::Mul,
+                        Rule::op_div => BinaryOp::Div,
+                        rule => unreachable!("infix rule {rule:?} is not in the grammar's `infix`"),
+                    };
+                    let span = lhs.span.to(rhs.span);
+                    Ok((
+                        Expr {
+                            kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) },
+                            span,
+                        },
+                        depth + 1,
+                    ))
+                })
+                .parse(pair.into_inner())
+        };
+        self.diagnostics.append(&mut nested);
+        result
+    }
+
+    fn primary(&mut self, pair: Pair<'_, Rule>) -> Built {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::expr => self.expr_depth(pair),
+            Rule::path => {
+                let mut parts = pair.into_inner();
+                let first = parts.next().map(|p| self.ident(&p));
+                let second = parts.next().map(|p| self.ident(&p));
+                let kind = match (first, second) {
+                    (Some(dataset), Some(column)) => ExprKind::Column { dataset, column },
+                    (Some(name), None) => ExprKind::Name(name),
+                    _ => unreachable!("path has one or two names"),
+                };
+                Ok((Expr { kind, span }, 1))
+            }
+            Rule::call => self.call(pair, span),
+            Rule::case_expr => self.case(pair, span),
+            _ => self.literal(pair),
+        }
+    }
+
+    fn call(&mut self, pair: Pair<'_, Rule>, span: Span) -> Built {
+        let mut parts = pair.into_inner();
+        let func =
+            parts.next().map(|p| self.ident(&p)).unwrap_or(Ident { name: String::new(), span });
+        let (mut args, mut filter, mut over, mut depth) = (Vec::new(), None::<Box<Expr>>, None, 1);
+        for p in parts {
+            if p.as_rule() == Rule::call_over {
+                over = p.into_inner().nth(1).map(|p| self.ident(&p));
+                continue;
+            }
+            let mut arg = p.into_inner().filter(|p| p.as_rule() == Rule::expr);
+            if let Some(value) = arg.next() {
+                let (e, d) = self.expr_depth(value)?;
+                depth = depth.max(d + 1);
+                args.push(e);
+            }
+            if let Some(cond) = arg.next() {
+                let (e, d) = self.expr_depth(cond)?;
+                depth = depth.max(d + 1);
+                if let Some(first) = &filter {
+                    return Err(Diagnostic::error(
+                        Code::DuplicateClause,
+                        format!("more than one `where` in `{}(...)`", func.name),
+                    )
+                    .at(e.span, "second filter")
+                    .also(first.span, "first filter")
+                    .help("combine the conditions with `and`"));
+                }
+                filter = Some(Box::new(e));
+            }
+        }
+        deeper(depth - 1, span)?;
+        Ok((Expr { kind: ExprKind::Call { func, args, filter, over }, span }, depth))
+    }
+
+    fn case(&mut self, pair: Pair<'_, Rule>, span: Span) -> Built {
+        let (mut operand, mut whens, mut otherwise, mut depth) = (None, Vec::new(), None, 1);
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::expr => {
+                    let (e, d) = self.expr_depth(p)?;
+                    depth = depth.max(d + 1);
+                    operand = Some(Box::new(e));
+                }
+                Rule::case_when => {
+                    let mut parts = p.into_inner().filter(|p| p.as_rule() == Rule::expr);
+                    let (Some(w), Some(t)) = (parts.next(), parts.next()) else { continue };
+                    let (w, d1) = self.expr_depth(w)?;
+                    let (t, d2) = self.expr_depth(t)?;
+                    depth = depth.max(d1.max(d2) + 1);
+                    whens.push((w, t));
+                }
+                Rule::case_else => {
+                    if let Some(e) = p.into_inner().find(|p| p.as_rule() == Rule::expr) {
+                        let (e, d) = self.expr_depth(e)?;
+                        depth = depth.max(d + 1);
+                        otherwise = Some(Box::new(e));
+                    }
+                }
+                _ => {}
+            }
+        }
+        deeper(depth - 1, span)?;
+        Ok((Expr { kind: ExprKind::Case { operand, whens, otherwise }, span }, depth))
+    }
+
+    pub fn literal(&mut self, pair: Pair<'_, Rule>) -> Built {
+        let span = self.span(&pair);
+        let text = pair.as_str();
+        let out_of_range = || {
+            Diagnostic::error(Code::NumberOutOfRange, format!("number `{text}` is out of range"))
+                .at(span, "cannot be represented")
+        };
+        let kind = match pair.as_rule() {
+            Rule::number => ExprKind::Number(number(text).ok_or_else(out_of_range)?),
+            Rule::percent => {
+                ExprKind::Percent(number(&text[..text.len() - 1]).ok_or_else(out_of_range)? / 100.0)
+            }
+            Rule::duration => {
+                let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+                let factor = match &text[split..] {
+                    "ms" => 0.001,
+                    "s" => 1.0,
+                    "m" => 60.0,
+                    "h" => 3600.0,
+                    _ => 86_400.0,
+                };
+                let secs = number(&text[..split]).ok_or_else(out_of_range)? * factor;
+                if !secs.is_finite() {
+                    return Err(out_of_range());
+                }
+                ExprKind::Duration(secs)
+            }
+            Rule::date => ExprKind::Date(date(text).ok_or_else(|| invalid_date(span, text))?),
+            Rule::timestamp => {
+                ExprKind::Time(timestamp(text).ok_or_else(|| invalid_date(span, text))?)
+            }
+            Rule::string => ExprKind::Str(self.string(pair).value),
+            Rule::kw_true => ExprKind::Bool(true),
+            Rule::kw_false => ExprKind::Bool(false),
+            Rule::kw_null => ExprKind::Null,
+            rule => unreachable!("literal rule {rule:?} is not in the grammar's `literal`"),
+        };
+        Ok((Expr { kind, span }, 1))
+    }
+
+    pub fn string(&mut self, pair: Pair<'_, Rule>) -> StrLit {
+        let span = self.span(&pair);
+        let Some(inner) = pair.into_inner().next() else {
+            return StrLit { value: String::new(), span, triple: false };
+        };
+        let triple = inner.as_rule() == Rule::triple_string;
+        let body = inner.into_inner().next();
+        let raw = body.as_ref().map_or("", Pair::as_str);
+        let body_start = body.as_ref().map_or(0, |b| self.offset + b.as_span().start());
+        let value = if triple { unindent(raw) } else { self.unescape(raw, body_start) };
+        StrLit { value, span, triple }
+    }
+
+    fn unescape(&mut self, raw: &str, start: usize) -> String {
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.char_indices();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            let escaped = match chars.next() {
+                Some((_, 'n')) => Some('\n'),
+                Some((_, 't')) => Some('\t'),
+                Some((_, 'r')) => Some('\r'),
+                Some((_, '0')) => Some('\0'),
+                Some((_, '"')) => Some('"'),
+                Some((_, '\\')) => Some('\\'),
+                Some((_, 'u')) => unicode_escape(&mut chars),
+                _ => None,
+            };
+            match escaped {
+                Some(c) => out.push(c),
+                None => self.diagnostics.push(
+                    Diagnostic::error(Code::InvalidLiteral, "invalid escape in string")
+                        .at(Span::new(self.file, start + i, start + i + 2), "unknown escape")
+                        .help("valid escapes: \\n \\t \\r \\0 \\\" \\\\ \\u{…}"),
+                ),
+            }
+        }
+        out
+    }
+}
+
+fn unicode_escape(chars: &mut std::str::CharIndices<'_>) -> Option<char> {
+    if chars.next()?.1 != '{' {
+        return None;
+    }
+    let mut hex = String::new();
+    for (_, c) in chars.by_ref() {
+        if c == '}' {
+            return u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
+        }
+        hex.push(c);
+        if hex.len() > 6 {
+            return None;
+        }
+    }
+    None
+}
+
+fn deeper(depth: usize, at: Span) -> Result<(), Diagnostic> {
+    if depth >= MAX_NESTING {
+        Err(Diagnostic::error(
+            Code::TooDeep,
+            format!("expression nested deeper than {MAX_NESTING} levels"),
+        )
+        .at(at, "this level is too deep")
+        .help("split the expression into several KPIs"))
+    } else {
+        Ok(())
+    }
+}
+
+fn is_keyword(rule: Rule) -> bool {
+    format!("{rule:?}").starts_with("kw_")
+}
+
+fn cmp_op(s: &str) -> CmpOp {
+    match s {
+        "==" => CmpOp::Eq,
+        "!=" => CmpOp::Ne,
+        "<" => CmpOp::Lt,
+        "<=" => CmpOp::Le,
+        ">" => CmpOp::Gt,
+        _ => CmpOp::Ge,
+    }
+}
+
+/// A numeric literal (underscores allowed between digits). `None` when it overflows to
+/// infinity, underflows to zero, or is an integer beyond 2^53 that f64 cannot hold exactly.
+fn number(text: &str) -> Option<f64> {
+    let clean: String = text.chars().filter(|&c| c != '_').collect();
+    let v: f64 = clean.parse().ok()?;
+    let nonzero_digits = clean
+        .split(['e', 'E'])
+        .next()
+        .is_some_and(|m| m.chars().any(|c| c.is_ascii_digit() && c != '0'));
+    let is_integer = !clean.contains(['.', 'e', 'E']);
+    let exact = !is_integer || v <= 9_007_199_254_740_992.0;
+    (v.is_finite() && (v != 0.0 || !nonzero_digits) && exact).then_some(v)
+}
+
+fn date(text: &str) -> Option<i64> {
+    let y: i64 = text.get(0..4)?.parse().ok()?;
+    let m: u32 = text.get(5..7)?.parse().ok()?;
+    let d: u32 = text.get(8..10)?.parse().ok()?;
+    calendar::checked_days(y, m, d)
+}
+
+fn timestamp(text: &str) -> Option<f64> {
+    let days = date(text.get(0..10)?)?;
+    let rest = text.get(11..)?;
+    let h: i64 = rest.get(0..2)?.parse().ok()?;
+    let mi: i64 = rest.get(3..5)?.parse().ok()?;
+    let mut rest = &rest[5..];
+    let mut secs = 0.0;
+    if let Some(r) = rest.strip_prefix(':') {
+        let end = r.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(r.len());
+        secs = r[..end].parse().ok()?;
+        rest = &r[end..];
+    }
+    let offset = match rest {
+        "" | "Z" => 0,
+        _ => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            let digits: String = rest[1..].chars().filter(char::is_ascii_digit).collect();
+            let oh: i64 = digits.get(0..2)?.parse().ok()?;
+            let om: i64 = digits.get(2..4)?.parse().ok()?;
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    if h > 23 || mi > 59 || !(0.0..61.0).contains(&secs) {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    Some((days * 86_400 + h * 3600 + mi * 60 - offset) as f64 + secs)
+}
+
+fn invalid_date(span: Span, text: &str) -> Diagnostic {
+    Diagnostic::error(Code::InvalidLiteral, format!("`{text}` is not a valid date or time"))
+        .at(span, "no such date or time")
+}
+
+/// Triple-quoted text: drop the line break after the opening quotes and the blank last
+/// line before the closing ones, then remove the indentation common to all lines.
+pub fn unindent(raw: &str) -> String {
+    let raw = raw.strip_prefix("\r\n").or_else(|| raw.strip_prefix('\n')).unwrap_or(raw);
+    let mut lines: Vec<&str> = raw.lines().collect();
+    if lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(line.get(indent..).unwrap_or_else(|| line.trim_start()));
+        out.push('\n');
+    }
+    out
+}
+
+// ---- syntax errors -------------------------------------------------------------
+
+/// A pest error in words: what was expected (rule names mapped to human words), what was
+/// found, and where.
+pub fn syntax_error(
+    file: FileId,
+    offset: usize,
+    text: &str,
+    err: &pest::error::Error<Rule>,
+) -> Diagnostic {
+    let at = match err.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((a, _)) => a,
+    };
+    let found = found_token(text, at);
+    let expected = match &err.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let mut words: Vec<&str> = positives.iter().map(|r| describe(*r)).collect();
+            words.sort_unstable();
+            words.dedup();
+            words
+        }
+        pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    let message = if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", join_or(&expected))
+    };
+    let end =
+        (at + text[at.min(text.len())..].chars().next().map_or(0, char::len_utf8)).min(text.len());
+    let mut d = Diagnostic::error(Code::Syntax, message)
+        .at(Span::new(file, offset + at, offset + end), "unexpected here");
+    if let Some(help) = syntax_help(text, at) {
+        d = d.help(help);
+    }
+    d
+}
+
+fn syntax_help(text: &str, at: usize) -> Option<String> {
+    let rest = &text[at.min(text.len())..];
+    if rest.starts_with('=') && !rest.starts_with("==") {
+        return Some("compare with `==`; `=` only defines names".into());
+    }
+    if rest.starts_with(|c: char| !c.is_ascii() && c.is_alphabetic()) {
+        return Some("names use ASCII letters, digits and `_`".into());
+    }
+    let word: String =
+        rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    if [
+        "and", "or", "not", "in", "is", "min", "end", "by", "with", "where", "over", "test",
+        "view", "note", "unit",
+    ]
+    .contains(&word.as_str())
+    {
+        return Some(format!("`{word}` is a reserved word and cannot be used as a name"));
+    }
+    None
+}
+
+fn found_token(text: &str, at: usize) -> String {
+    let rest = &text[at.min(text.len())..];
+    let Some(c) = rest.chars().next() else { return "end of file".into() };
+    if c == '\n' || c == '\r' {
+        return "end of line".into();
+    }
+    let token: String = if c.is_ascii_alphanumeric() || c == '_' {
+        rest.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+            .take(40)
+            .collect()
+    } else {
+        c.to_string()
+    };
+    format!("`{}`", token.escape_debug())
+}
+
+fn join_or(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Grammar rules in the words of the language reference. Exhaustive, so a new rule
+/// cannot slip into an error message under its internal name.
+fn describe(rule: Rule) -> &'static str {
+    match rule {
+        Rule::EOI => "end of file",
+        Rule::file | Rule::item | Rule::repl_items => {
+            "a statement (`kpi`, `dataset`, `dim`, `blend`, …)"
+        }
+        Rule::import => "`import`",
+        Rule::dataset => "`dataset`",
+        Rule::csv_source | Rule::csv_inline => "`csv(\"path\")`",
+        Rule::csv_option => "an option such as `delimiter: \";\"`",
+        Rule::dataset_block => "`{`",
+        Rule::link_decl | Rule::column_decl => {
+            "a column declaration (`col: type` or `col -> other.col`)"
+        }
+        Rule::dim => "`dim`",
+        Rule::param => "`param`",
+        Rule::kpi => "`kpi`",
+        Rule::kpi_clause => "a clause (`unit`, `target`, `warn`, `min`, `tags`)",
+        Rule::unit_clause => "`unit`",
+        Rule::target_clause => "`target`",
+        Rule::warn_clause => "`warn`",
+        Rule::min_clause => "`min`",
+        Rule::tags_clause => "`tags`",
+        Rule::blend => "`blend`",
+        Rule::blend_name => "a blend name",
+        Rule::weights_clause => "`weights`",
+        Rule::guard_clause => "`guard`",
+        Rule::view => "`view`",
+        Rule::view_by => "`by`",
+        Rule::view_where => "`where`",
+        Rule::note => "`note`",
+        Rule::test => "`test`",
+        Rule::test_data => "test data (`calls = csv \"\"\"…\"\"\"`)",
+        Rule::expect => "`expect`",
+        Rule::expect_subject => "a KPI or blend name",
+        Rule::group_selector => "`[`",
+        Rule::group_pick => "`dim = value`",
+        Rule::expr | Rule::operand | Rule::repl_query | Rule::literal_only => "an expression",
+        Rule::prefix | Rule::op_neg | Rule::op_not => "`-` or `not`",
+        Rule::infix => "an operator",
+        Rule::op_or => "`or`",
+        Rule::op_and => "`and`",
+        Rule::op_eq => "`==`",
+        Rule::op_ne => "`!=`",
+        Rule::op_le => "`<=`",
+        Rule::op_ge => "`>=`",
+        Rule::op_lt => "`<`",
+        Rule::op_gt => "`>`",
+        Rule::op_add => "`+`",
+        Rule::op_sub => "`-`",
+        Rule::op_mul => "`*`",
+        Rule::op_div => "`/`",
+        Rule::postfix | Rule::is_null | Rule::is_not_null => "`is null`",
+        Rule::in_list | Rule::not_in_list => "`in (…)`",
+        Rule::cmp_op => "a comparison (`>=`, `<=`, `==`, …)",
+        Rule::case_expr => "`case`",
+        Rule::case_when => "`when`",
+        Rule::case_else => "`else`",
+        Rule::call => "a function call",
+        Rule::call_arg => "an argument",
+        Rule::call_over => "`over`",
+        Rule::path => "a name",
+        Rule::literal => "a value",
+        Rule::digits | Rule::decimal | Rule::exponent | Rule::number => "a number",
+        Rule::percent => "a percentage",
+        Rule::duration => "a duration",
+        Rule::date => "a date",
+        Rule::timestamp => "a timestamp",
+        Rule::string
+        | Rule::plain_string
+        | Rule::plain_body
+        | Rule::triple_string
+        | Rule::triple_body => "a string",
+        Rule::word_char | Rule::word | Rule::ident => "a name",
+        Rule::keyword => "a keyword",
+        Rule::WHITESPACE | Rule::COMMENT => "a space",
+        Rule::kw_and => "`and`",
+        Rule::kw_blend => "`blend`",
+        Rule::kw_by => "`by`",
+        Rule::kw_case => "`case`",
+        Rule::kw_csv => "`csv`",
+        Rule::kw_dataset => "`dataset`",
+        Rule::kw_dim => "`dim`",
+        Rule::kw_else => "`else`",
+        Rule::kw_end => "`end`",
+        Rule::kw_expect => "`expect`",
+        Rule::kw_false => "`false`",
+        Rule::kw_guard => "`guard`",
+        Rule::kw_import => "`import`",
+        Rule::kw_in => "`in`",
+        Rule::kw_is => "`is`",
+        Rule::kw_kpi => "`kpi`",
+        Rule::kw_min => "`min`",
+        Rule::kw_not => "`not`",
+        Rule::kw_note => "`note`",
+        Rule::kw_null => "`null`",
+        Rule::kw_or => "`or`",
+        Rule::kw_over => "`over`",
+        Rule::kw_param => "`param`",
+        Rule::kw_tags => "`tags`",
+        Rule::kw_target => "`target`",
+        Rule::kw_test => "`test`",
+        Rule::kw_then => "`then`",
+        Rule::kw_true => "`true`",
+        Rule::kw_unit => "`unit`",
+        Rule::kw_view => "`view`",
+        Rule::kw_warn => "`warn`",
+        Rule::kw_weights => "`weights`",
+        Rule::kw_when => "`when`",
+        Rule::kw_where => "`where`",
+        Rule::kw_with => "`with`",
+        Rule::kw_within => "`within`",
+    }
+}
