@@ -5,6 +5,7 @@
 //! checked [`program::Program`]), `eval` (program and data to results). The library
 //! never prints and never exits: it returns values and [`diagnostic::Diagnostic`]s.
 
+mod api;
 pub mod ast;
 pub mod calendar;
 pub mod check;
@@ -17,3 +18,5 @@ pub mod source;
 pub mod suggest;
 pub mod syntax;
 pub mod types;
+
+pub use api::{Error, Project};

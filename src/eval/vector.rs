@@ -264,30 +264,29 @@ impl Frame<'_> {
                     nums(first)?.into_iter().zip(digits).map(|(x, d)| round(x, d)).collect(),
                 )
             }
-            _ => Vector::Num(
-                nums(first)?.into_iter().map(|x| scalar(f, x, self.time_arg(&args[0]))).collect(),
-            ),
+            _ => {
+                let is_time = self.time_arg(&args[0]);
+                Vector::Num(nums(first)?.into_iter().map(|x| scalar(f, x, is_time)).collect())
+            }
         })
     }
 
-    /// Whether a date function's argument holds times (seconds) rather than dates (days).
+    /// Whether a date function's argument holds times (seconds) rather than dates
+    /// (days), judged by the columns as loaded.
     fn time_arg(&self, e: &RowExpr) -> bool {
-        arg_is_time(e)
-    }
-}
-
-/// Whether an expression yields times (seconds) rather than dates (days).
-pub fn arg_is_time(e: &RowExpr) -> bool {
-    match e {
-        RowExpr::Column { ty, .. } => *ty == ColumnType::Time,
-        RowExpr::Const(Value::Time(_)) => true,
-        RowExpr::Binary(_, a, b) => arg_is_time(a) || arg_is_time(b),
-        RowExpr::Case { whens, otherwise, .. } => {
-            whens.iter().any(|(_, t)| arg_is_time(t))
-                || otherwise.as_deref().is_some_and(arg_is_time)
+        match e {
+            RowExpr::Column { dataset, column, .. } => {
+                (self.column)(*dataset, column).is_some_and(|c| c.ty == ColumnType::Time)
+            }
+            RowExpr::Const(Value::Time(_)) => true,
+            RowExpr::Binary(_, a, b) => self.time_arg(a) || self.time_arg(b),
+            RowExpr::Case { whens, otherwise, .. } => {
+                whens.iter().any(|(_, t)| self.time_arg(t))
+                    || otherwise.as_deref().is_some_and(|o| self.time_arg(o))
+            }
+            RowExpr::Func(ScalarFunc::Coalesce, args) => args.iter().any(|a| self.time_arg(a)),
+            _ => false,
         }
-        RowExpr::Func(ScalarFunc::Coalesce, args) => args.iter().any(arg_is_time),
-        _ => false,
     }
 }
 

@@ -1,0 +1,9 @@
+//! The integration suite: one binary, one module per area.
+//!
+//! Golden files are compared byte for byte; run with `BLESS=1` to rewrite them after a
+//! reviewed change (`git diff tests/` then shows exactly what users will see differently).
+
+mod support;
+
+mod corpus;
+mod eval;
