@@ -5,9 +5,10 @@ use std::fmt::{self, Write as _};
 /// A data-loading error with everything needed to find the offending bytes.
 ///
 /// `Display` renders one line, `path:line: column `c` (record n): message`, leaving out the parts
-/// that are `None`; `help` is not part of it (the caller renders it on its own line). Errors
-/// about the file as a whole (`cannot open …`) already name the path in `message`, and `Display`
-/// does not repeat it.
+/// that are `None`; `help` is not part of it (the caller renders it on its own line). The column
+/// is shown only with a record: header errors name their column in the message. Errors about the
+/// file as a whole (`cannot open …`) already name the path in `message`, and `Display` does not
+/// repeat it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
     /// The path as given by the caller (display form).
@@ -45,7 +46,10 @@ impl LoadError {
 
     /// An error at a physical line.
     pub(crate) fn at(path: &str, line: u64, message: impl Into<String>) -> Self {
-        LoadError { line: Some(line), ..LoadError::file(path, message) }
+        LoadError {
+            line: Some(line),
+            ..LoadError::file(path, message)
+        }
     }
 
     pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -73,11 +77,11 @@ impl fmt::Display for LoadError {
             }
             f.write_str(": ")?;
         }
+        // Header-level errors name their column in the message already.
         match (&self.column, self.record) {
             (Some(c), Some(r)) => write!(f, "column `{c}` (record {r}): ")?,
-            (Some(c), None) => write!(f, "column `{c}`: ")?,
             (None, Some(r)) => write!(f, "record {r}: ")?,
-            (None, None) => {}
+            (_, None) => {}
         }
         f.write_str(&self.message)
     }
@@ -163,18 +167,27 @@ mod tests {
 
     #[test]
     fn display_leaves_out_missing_parts() {
-        let e = LoadError { column: None, ..err() };
-        assert_eq!(e.to_string(), "data/calls.csv:14: record 13: cannot parse `12,5` as number");
+        let e = LoadError {
+            column: None,
+            ..err()
+        };
+        assert_eq!(
+            e.to_string(),
+            "data/calls.csv:14: record 13: cannot parse `12,5` as number"
+        );
         let e = LoadError::file("x.csv", "empty file: expected a header row");
         assert_eq!(e.to_string(), "x.csv: empty file: expected a header row");
         let e = LoadError::at("x.csv", 3, "boom").with_column("a");
-        assert_eq!(e.to_string(), "x.csv:3: column `a`: boom");
+        assert_eq!(e.to_string(), "x.csv:3: boom");
     }
 
     #[test]
     fn display_does_not_repeat_a_path_the_message_names() {
         let e = LoadError::file("d.csv", "cannot open d.csv: No such file or directory");
-        assert_eq!(e.to_string(), "cannot open d.csv: No such file or directory");
+        assert_eq!(
+            e.to_string(),
+            "cannot open d.csv: No such file or directory"
+        );
     }
 
     #[test]

@@ -20,6 +20,15 @@
 //!   structure (header, unclosed quote, oversized record, I/O) always stop the load.
 //! - NUL and other control characters in text cells are kept as data; messages always show them
 //!   escaped.
+//!
+//! Type inference, for loaded columns without a declared type: the first
+//! [`LoadOptions::infer_rows`] records are buffered (only the loaded cells), and each column gets
+//! the first of bool (words only: true/false, t/f, yes/no, y/n), int, number, time, date that
+//! accepts every non-null sampled cell, else text. A column with no non-null sampled cell is a
+//! number column. Integers beyond ±2^53 are not accepted as numbers while inferring (they are
+//! identifiers that `f64` would round), so such a column becomes text. Duration is never
+//! inferred. After the sample, an int column becomes a number column at its first fraction;
+//! any other value that does not fit is an error that says how the type was inferred.
 
 // `LoadError` is 152 bytes of public fields that embedders match on; it is returned at most once
 // per load (or kept five times), so boxing it would cost API clarity for no measurable gain.
@@ -31,6 +40,7 @@ mod load;
 mod open;
 mod parse;
 mod sink;
+mod source;
 mod track;
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::fs::{self, File};
 use std::path::Path;
 
 use super::error::LoadError;
-use super::load::io_reason;
+use super::source::io_reason;
 
 /// Opens a data file for [`load_csv`](super::load_csv) after checking (through symlinks) that it
 /// is a regular file.
@@ -64,16 +64,32 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    fn scratch_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("kb-data-open-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+    /// A fresh directory under the system temp dir, removed when dropped.
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("kb-data-open-{}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn join(&self, name: &str) -> std::path::PathBuf {
+            self.0.join(name)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
     fn a_regular_file_opens() {
-        let dir = scratch_dir("regular");
+        let dir = Scratch::new("regular");
         let p = dir.join("calls.csv");
         fs::write(&p, "a\n1\n").unwrap();
         assert!(open_data_file(&p).is_ok());
@@ -81,11 +97,14 @@ mod tests {
 
     #[test]
     fn a_missing_file_says_no_such_file() {
-        let dir = scratch_dir("missing");
+        let dir = Scratch::new("missing");
         let p = dir.join("calls.csv");
         let err = open_data_file(&p).unwrap_err();
         let shown = p.display().to_string();
-        assert_eq!(err.message, format!("cannot open {shown}: No such file or directory"));
+        assert_eq!(
+            err.message,
+            format!("cannot open {shown}: No such file or directory")
+        );
         assert_eq!(err.path, shown);
         assert_eq!(err.line, None);
         assert_eq!(err.to_string(), err.message);
@@ -93,9 +112,12 @@ mod tests {
 
     #[test]
     fn a_directory_is_rejected() {
-        let dir = scratch_dir("dir");
-        let err = open_data_file(&dir).unwrap_err();
-        assert_eq!(err.message, format!("cannot open {}: is a directory", dir.display()));
+        let dir = Scratch::new("dir");
+        let err = open_data_file(&dir.0).unwrap_err();
+        assert_eq!(
+            err.message,
+            format!("cannot open {}: is a directory", dir.0.display())
+        );
     }
 
     #[cfg(unix)]
@@ -111,23 +133,29 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_fifo_is_rejected_without_blocking() {
-        let dir = scratch_dir("fifo");
+        let dir = Scratch::new("fifo");
         let p = dir.join("pipe");
-        let status = std::process::Command::new("mkfifo").arg(&p).status().unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .unwrap();
         assert!(status.success());
         let started = Instant::now();
         let err = open_data_file(&p).unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2));
         assert_eq!(
             err.message,
-            format!("cannot open {}: not a regular file (it is a FIFO)", p.display())
+            format!(
+                "cannot open {}: not a regular file (it is a FIFO)",
+                p.display()
+            )
         );
     }
 
     #[cfg(unix)]
     #[test]
     fn a_symlink_loop_is_reported() {
-        let dir = scratch_dir("loop");
+        let dir = Scratch::new("loop");
         let a = dir.join("a.csv");
         let b = dir.join("b.csv");
         std::os::unix::fs::symlink(&b, &a).unwrap();
@@ -135,14 +163,17 @@ mod tests {
         let err = open_data_file(&a).unwrap_err();
         assert_eq!(
             err.message,
-            format!("cannot open {}: Too many levels of symbolic links", a.display())
+            format!(
+                "cannot open {}: Too many levels of symbolic links",
+                a.display()
+            )
         );
     }
 
     #[cfg(unix)]
     #[test]
     fn a_symlink_to_a_regular_file_opens() {
-        let dir = scratch_dir("link");
+        let dir = Scratch::new("link");
         let target = dir.join("real.csv");
         fs::write(&target, "a\n").unwrap();
         let link = dir.join("link.csv");

@@ -14,6 +14,7 @@ pub fn value(v: Option<f64>, unit: &Unit) -> String {
         Unit::Minutes => duration(v * 60.0),
         Unit::Hours => duration(v * 3600.0),
         Unit::Percent => format!("{}%", trim(v * 100.0, 1)),
+        Unit::Points if v.round() == 0.0 => "0".into(),
         Unit::Points => format!("{:+}", v.round() as i64),
         Unit::Count => grouped(v),
         Unit::Custom(name) => format!("{} {name}", grouped_decimals(v, 2)),
