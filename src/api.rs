@@ -84,6 +84,16 @@ impl Project {
         }
     }
 
+    /// Resolves relative paths (data, imports) against `dir`.
+    pub fn set_base_dir(&mut self, dir: &Path) {
+        self.base_dir = dir.to_path_buf();
+    }
+
+    /// The bound tables, by dataset name.
+    pub fn tables(&self) -> &HashMap<String, Table> {
+        &self.bound
+    }
+
     /// Overrides a param, as `--param name=value` does.
     pub fn set_param(&mut self, name: &str, value: &str) {
         self.params.retain(|(n, _)| n != name);
@@ -103,9 +113,16 @@ impl Project {
 
     /// Binds a dataset to CSV text from any reader (every column is loaded).
     pub fn bind_csv(&mut self, dataset: &str, reader: impl std::io::Read) -> Result<(), Error> {
-        let declared = self.checked(None, &[]).program.dataset(dataset).map(|d| self.checked(None, &[]).program.datasets[d].declared.clone());
+        let declared = self
+            .checked(None, &[])
+            .program
+            .dataset(dataset)
+            .map(|d| self.checked(None, &[]).program.datasets[d].declared.clone());
         let opts = LoadOptions { declared: declared.unwrap_or_default(), ..self.load.clone() };
-        let table = data::load_csv(reader, dataset, &opts).map_err(|e| Error { diagnostics: vec![eval::load_error(e)], sources: SourceMap::new() })?;
+        let table = data::load_csv(reader, dataset, &opts).map_err(|e| Error {
+            diagnostics: vec![eval::load_error(e)],
+            sources: SourceMap::new(),
+        })?;
         self.bound.insert(dataset.to_string(), table);
         Ok(())
     }
@@ -122,7 +139,12 @@ impl Project {
     }
 
     fn checked(&self, schemas: Option<&dyn SchemaSource>, extra: &[(String, String)]) -> Checked {
-        let opts = CheckOptions { params: self.params.clone(), data: self.data_paths.clone(), schemas, extra: extra.to_vec() };
+        let opts = CheckOptions {
+            params: self.params.clone(),
+            data: self.data_paths.clone(),
+            schemas,
+            extra: extra.to_vec(),
+        };
         check::check_text(&self.name, &self.text, &self.base_dir, &opts)
     }
 
@@ -136,7 +158,10 @@ impl Project {
     pub fn view(&self, name: &str) -> Result<Report, Error> {
         let checked = self.ready(&[])?;
         let Some(view) = checked.program.view(name) else {
-            let d = Diagnostic::error(crate::diagnostic::Code::UnknownName, format!("no view named `{name}`"));
+            let d = Diagnostic::error(
+                crate::diagnostic::Code::UnknownName,
+                format!("no view named `{name}`"),
+            );
             return Err(Error { diagnostics: vec![d], sources: checked.program.sources });
         };
         self.run(&checked.program, Request::view(view))
@@ -144,7 +169,12 @@ impl Project {
 
     /// KPIs and blends by name, grouped by dims, over the rows where `filter` holds
     /// (a row condition in the language, e.g. `calls.channel == "voice"`).
-    pub fn query(&self, items: &[&str], by: &[&str], filter: Option<&str>) -> Result<Report, Error> {
+    pub fn query(
+        &self,
+        items: &[&str],
+        by: &[&str],
+        filter: Option<&str>,
+    ) -> Result<Report, Error> {
         let mut text = format!("view __query =\n{}\n", items.join(", "));
         if !by.is_empty() {
             text.push_str(&format!("by {}\n", by.join(", ")));
@@ -156,21 +186,53 @@ impl Project {
         let view = checked.program.view("__query").cloned();
         match view {
             Some(v) => self.run(&checked.program, Request::view(&v)),
-            None => Err(Error { diagnostics: checked.diagnostics, sources: checked.program.sources }),
+            None => {
+                Err(Error { diagnostics: checked.diagnostics, sources: checked.program.sources })
+            }
         }
+    }
+
+    /// Checks `extra` definitions on top of the file (as the REPL does with what is
+    /// typed) and evaluates the view `view` they define, grouped by `view`'s dims.
+    pub fn evaluate_extra(
+        &self,
+        extra_name: &str,
+        extra: &str,
+        view: &str,
+        cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> Result<Report, Error> {
+        let checked = self.ready(&[(extra_name.to_string(), extra.to_string())])?;
+        let Some(v) = checked.program.view(view).cloned() else {
+            return Err(Error {
+                diagnostics: checked.diagnostics,
+                sources: checked.program.sources,
+            });
+        };
+        let request = Request { cancel, ..Request::view(&v) };
+        self.run(&checked.program, request)
+    }
+
+    /// Checks the definitions and `extra` together, against the bound data.
+    pub fn check_extra(&self, extra_name: &str, extra: &str) -> Checked {
+        let schemas = BoundSchemas { bound: &self.bound };
+        self.checked(Some(&schemas), &[(extra_name.to_string(), extra.to_string())])
     }
 
     fn ready(&self, extra: &[(String, String)]) -> Result<Checked, Error> {
         let schemas = BoundSchemas { bound: &self.bound };
         let checked = self.checked(Some(&schemas), extra);
         if checked.has_errors() {
-            return Err(Error { diagnostics: checked.diagnostics, sources: checked.program.sources });
+            return Err(Error {
+                diagnostics: checked.diagnostics,
+                sources: checked.program.sources,
+            });
         }
         Ok(checked)
     }
 
     fn run(&self, program: &Program, request: Request) -> Result<Report, Error> {
-        let err = |diagnostics: Vec<Diagnostic>| Error { diagnostics, sources: program.sources.clone() };
+        let err =
+            |diagnostics: Vec<Diagnostic>| Error { diagnostics, sources: program.sources.clone() };
         let mut tables = HashMap::new();
         for (id, ds) in program.datasets.iter().enumerate() {
             let table = match self.bound.get(&ds.name) {
@@ -182,7 +244,9 @@ impl Project {
                     load.declared = ds.declared.clone();
                     load.columns = Some(eval::referenced_columns(program, id));
                     let path = ds.path.display().to_string();
-                    data::open_data_file(&ds.path).and_then(|f| data::load_csv(f, &path, &load)).map_err(|e| err(vec![eval::load_error(e)]))?
+                    data::open_data_file(&ds.path)
+                        .and_then(|f| data::load_csv(f, &path, &load))
+                        .map_err(|e| err(vec![eval::load_error(e)]))?
                 }
             };
             tables.insert(ds.name.clone(), table);

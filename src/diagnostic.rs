@@ -245,6 +245,8 @@ codes! {
     ExpectFailed = "KB0601",
     /// more errors than are shown
     TooManyErrors = "KB0900",
+    /// evaluation stopped by Ctrl-C
+    Interrupted = "KB0901",
 }
 
 impl Serialize for Code {

@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod eval;
 pub mod program;
 pub mod render;
+pub mod repl;
 pub mod source;
 pub mod suggest;
 pub mod syntax;

@@ -236,6 +236,8 @@ pub struct KpiDef {
     pub span: Span,
     /// The whole definition, for `:show` and `explain`.
     pub def_span: Span,
+    /// The expression after `=`.
+    pub expr_span: Span,
     pub expr: KpiExpr,
     pub ty: Ty,
     pub unit: Unit,

@@ -326,6 +326,7 @@ impl Checker<'_> {
                 label: k.label.as_ref().map(|l| l.value.clone()),
                 span: k.name.span,
                 def_span: k.span,
+                expr_span: k.expr.span,
                 expr: KpiExpr::Const(Value::Null),
                 ty: Ty::Error,
                 unit: Unit::Plain,

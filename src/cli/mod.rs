@@ -5,9 +5,12 @@
 mod check;
 mod eval;
 mod output;
+mod repl;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use std::io::IsTerminal as _;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -25,7 +28,7 @@ pub struct Cli {
     #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -34,6 +37,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Evaluate KPIs, blends and views over the data (a scorecard, or grouped with --by)
     Eval(eval::EvalArgs),
+    /// Explore KPIs interactively: load a file, define, query (also: `kpiblend` on a terminal)
+    Repl(repl::ReplArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -65,8 +70,16 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = cli.color;
     let result = match cli.command {
-        Command::Check(args) => check::run(&args, color),
-        Command::Eval(args) => eval::run(&args, color),
+        Some(Command::Check(args)) => check::run(&args, color),
+        Some(Command::Eval(args)) => eval::run(&args, color),
+        Some(Command::Repl(args)) => repl::run(&args, color),
+        None if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => {
+            repl::run(&repl::ReplArgs::default(), color)
+        }
+        None => {
+            let _ = <Cli as clap::CommandFactory>::command().print_help();
+            return ExitCode::from(2);
+        }
     };
     match result {
         Ok(outcome) => outcome.into(),

@@ -46,10 +46,7 @@ impl LoadError {
 
     /// An error at a physical line.
     pub(crate) fn at(path: &str, line: u64, message: impl Into<String>) -> Self {
-        LoadError {
-            line: Some(line),
-            ..LoadError::file(path, message)
-        }
+        LoadError { line: Some(line), ..LoadError::file(path, message) }
     }
 
     pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -167,14 +164,8 @@ mod tests {
 
     #[test]
     fn display_leaves_out_missing_parts() {
-        let e = LoadError {
-            column: None,
-            ..err()
-        };
-        assert_eq!(
-            e.to_string(),
-            "data/calls.csv:14: record 13: cannot parse `12,5` as number"
-        );
+        let e = LoadError { column: None, ..err() };
+        assert_eq!(e.to_string(), "data/calls.csv:14: record 13: cannot parse `12,5` as number");
         let e = LoadError::file("x.csv", "empty file: expected a header row");
         assert_eq!(e.to_string(), "x.csv: empty file: expected a header row");
         let e = LoadError::at("x.csv", 3, "boom").with_column("a");
@@ -184,10 +175,7 @@ mod tests {
     #[test]
     fn display_does_not_repeat_a_path_the_message_names() {
         let e = LoadError::file("d.csv", "cannot open d.csv: No such file or directory");
-        assert_eq!(
-            e.to_string(),
-            "cannot open d.csv: No such file or directory"
-        );
+        assert_eq!(e.to_string(), "cannot open d.csv: No such file or directory");
     }
 
     #[test]

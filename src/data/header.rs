@@ -24,11 +24,7 @@ pub(crate) fn header_names(
         return Err(LoadError::at(
             path,
             line,
-            format!(
-                "header has {} columns; at most {} are allowed",
-                rec.len(),
-                opts.max_columns
-            ),
+            format!("header has {} columns; at most {} are allowed", rec.len(), opts.max_columns),
         )
         .with_help("raise `max_columns` if the file really is this wide"));
     }
@@ -52,10 +48,8 @@ pub(crate) fn header_names(
         };
         let name = name.trim_matches([' ', '\t']);
         if name.is_empty() {
-            return Err(
-                LoadError::at(path, line, format!("column {} has an empty name", i + 1))
-                    .with_help("every column needs a name in the header row"),
-            );
+            return Err(LoadError::at(path, line, format!("column {} has an empty name", i + 1))
+                .with_help("every column needs a name in the header row"));
         }
         if let Some(first) = seen.insert(name, i) {
             return Err(LoadError::at(
@@ -113,11 +107,8 @@ pub(crate) fn plan_columns(
     path: &str,
     opts: &LoadOptions,
 ) -> Result<Vec<Wanted>, LoadError> {
-    let index: HashMap<&str, usize> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
-        .collect();
+    let index: HashMap<&str, usize> =
+        names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let mut declared: HashMap<&str, ColumnType> = HashMap::new();
     for (name, ty) in &opts.declared {
         if !index.contains_key(name.as_str()) {

@@ -207,11 +207,7 @@ pub fn load_csv(reader: impl Read, path: &str, opts: &LoadOptions) -> Result<Tab
         cols: Vec::with_capacity(plan.len()),
         header,
         bad_rows: opts.bad_rows,
-        nulls: opts
-            .null_tokens
-            .iter()
-            .map(|t| t.as_bytes().to_vec())
-            .collect(),
+        nulls: opts.null_tokens.iter().map(|t| t.as_bytes().to_vec()).collect(),
         vals: Vec::with_capacity(plan.len()),
         faults: Vec::new(),
         rows: 0,
@@ -287,34 +283,19 @@ fn read_sample<R: Read>(
     fields: &[usize],
     limit: usize,
 ) -> Result<Sample, LoadError> {
-    let mut sample = Sample {
-        width: fields.len(),
-        cells: Vec::new(),
-        ends: Vec::new(),
-        rows: Vec::new(),
-    };
+    let mut sample =
+        Sample { width: fields.len(), cells: Vec::new(), ends: Vec::new(), rows: Vec::new() };
     while sample.rows.len() < limit {
         let Some(meta) = src.next()? else { break };
         for &f in fields {
-            sample
-                .cells
-                .extend_from_slice(src.rec.get(f).unwrap_or_default());
+            sample.cells.extend_from_slice(src.rec.get(f).unwrap_or_default());
             sample.ends.push(sample.cells.len());
         }
         let line = src.line(meta);
         let multiline = src.spans_lines(meta);
-        let lines = multiline.then(|| {
-            fields
-                .iter()
-                .map(|&f| src.field_line(meta, f))
-                .collect::<Box<[u64]>>()
-        });
-        sample.rows.push(SampleRow {
-            meta,
-            line,
-            fields: src.rec.len(),
-            lines,
-        });
+        let lines = multiline
+            .then(|| fields.iter().map(|&f| src.field_line(meta, f)).collect::<Box<[u64]>>());
+        sample.rows.push(SampleRow { meta, line, fields: src.rec.len(), lines });
     }
     Ok(sample)
 }
@@ -336,10 +317,7 @@ fn make_columns(
                     .map(|r| s.cell(r, i))
                     .filter(|c| !c.is_empty() && !nulls.iter().any(|t| t.as_bytes() == *c));
                 let (ty, all_empty) = infer(cells);
-                let inference = Inference {
-                    sampled: s.rows.len(),
-                    all_empty,
-                };
+                let inference = Inference { sampled: s.rows.len(), all_empty };
                 (ty, Some(inference))
             }
             // Not reached: a sample is read whenever a column has no declared type.

@@ -101,10 +101,7 @@ mod tests {
         let p = dir.join("calls.csv");
         let err = open_data_file(&p).unwrap_err();
         let shown = p.display().to_string();
-        assert_eq!(
-            err.message,
-            format!("cannot open {shown}: No such file or directory")
-        );
+        assert_eq!(err.message, format!("cannot open {shown}: No such file or directory"));
         assert_eq!(err.path, shown);
         assert_eq!(err.line, None);
         assert_eq!(err.to_string(), err.message);
@@ -114,10 +111,7 @@ mod tests {
     fn a_directory_is_rejected() {
         let dir = Scratch::new("dir");
         let err = open_data_file(&dir.0).unwrap_err();
-        assert_eq!(
-            err.message,
-            format!("cannot open {}: is a directory", dir.0.display())
-        );
+        assert_eq!(err.message, format!("cannot open {}: is a directory", dir.0.display()));
     }
 
     #[cfg(unix)]
@@ -135,20 +129,14 @@ mod tests {
     fn a_fifo_is_rejected_without_blocking() {
         let dir = Scratch::new("fifo");
         let p = dir.join("pipe");
-        let status = std::process::Command::new("mkfifo")
-            .arg(&p)
-            .status()
-            .unwrap();
+        let status = std::process::Command::new("mkfifo").arg(&p).status().unwrap();
         assert!(status.success());
         let started = Instant::now();
         let err = open_data_file(&p).unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2));
         assert_eq!(
             err.message,
-            format!(
-                "cannot open {}: not a regular file (it is a FIFO)",
-                p.display()
-            )
+            format!("cannot open {}: not a regular file (it is a FIFO)", p.display())
         );
     }
 
@@ -163,10 +151,7 @@ mod tests {
         let err = open_data_file(&a).unwrap_err();
         assert_eq!(
             err.message,
-            format!(
-                "cannot open {}: Too many levels of symbolic links",
-                a.display()
-            )
+            format!("cannot open {}: Too many levels of symbolic links", a.display())
         );
     }
 

@@ -194,9 +194,7 @@ fn push_digit(c: u8, mant: &mut u64, sig_digits: &mut u32, nonzero: &mut bool) {
 pub(crate) fn number_bytes(b: &[u8]) -> Result<f64, NumError> {
     match number_syntax(b) {
         Some(r) => r,
-        None => Err(classify_failure(b, |t| {
-            number_syntax(t).is_some_and(|r| r.is_ok())
-        })),
+        None => Err(classify_failure(b, |t| number_syntax(t).is_some_and(|r| r.is_ok()))),
     }
 }
 
@@ -231,10 +229,7 @@ pub(crate) fn int_bytes(b: &[u8]) -> Result<f64, NumError> {
     }
     let mut v: u64 = 0;
     for &c in digits {
-        v = match v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(c - b'0')))
-        {
+        v = match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(c - b'0'))) {
             Some(v) if v <= MAX_EXACT_INT => v,
             _ => return Err(NumError::OutOfRange),
         };
@@ -273,11 +268,7 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
     let y = yoe + era * 400 + i64::from(m <= 2);
     // Both are in range by construction; the fallbacks are never taken.
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
+    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
 }
 
 fn is_leap(y: i64) -> bool {

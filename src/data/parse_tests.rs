@@ -4,9 +4,7 @@ use super::*;
 
 #[test]
 fn bool_accepts_the_six_word_pairs_and_digits_in_any_case() {
-    for t in [
-        "true", "TRUE", "True", "t", "T", "yes", "YES", "y", "Y", "1",
-    ] {
+    for t in ["true", "TRUE", "True", "t", "T", "yes", "YES", "y", "Y", "1"] {
         assert_eq!(parse_bool(t), Some(true), "{t}");
     }
     for f in ["false", "False", "f", "F", "no", "No", "n", "N", "0"] {
@@ -16,9 +14,7 @@ fn bool_accepts_the_six_word_pairs_and_digits_in_any_case() {
 
 #[test]
 fn bool_rejects_everything_else() {
-    for bad in [
-        "", " true", "true ", "2", "-1", "01", "on", "off", "yess", "truee", "ja", "✓",
-    ] {
+    for bad in ["", " true", "true ", "2", "-1", "01", "on", "off", "yess", "truee", "ja", "✓"] {
         assert_eq!(parse_bool(bad), None, "{bad:?}");
     }
 }
@@ -85,31 +81,14 @@ fn number_rejects_localised_and_foreign_notation() {
 
 #[test]
 fn number_rejects_non_finite_words_with_any_sign_and_case() {
-    for bad in [
-        "nan",
-        "NaN",
-        "NAN",
-        "-nan",
-        "inf",
-        "+inf",
-        "-Inf",
-        "infinity",
-        "-Infinity",
-    ] {
+    for bad in ["nan", "NaN", "NAN", "-nan", "inf", "+inf", "-Inf", "infinity", "-Infinity"] {
         assert_eq!(parse_number(bad), Err(NumError::NonFinite), "{bad}");
     }
 }
 
 #[test]
 fn number_rejects_overflow_and_underflow_to_zero() {
-    for bad in [
-        "1e400",
-        "-1e400",
-        "1e-400",
-        "-1e-400",
-        "1e99999999999999999999",
-        "2e308",
-    ] {
+    for bad in ["1e400", "-1e400", "1e-400", "-1e-400", "1e99999999999999999999", "2e308"] {
         assert_eq!(parse_number(bad), Err(NumError::OutOfRange), "{bad}");
     }
 }
@@ -141,10 +120,7 @@ fn int_rejects_fractions_separators_and_large_values() {
         assert_eq!(parse_int(bad), Err(NumError::Invalid), "{bad:?}");
     }
     assert_eq!(parse_int("9007199254740993"), Err(NumError::OutOfRange));
-    assert_eq!(
-        parse_int("99999999999999999999999"),
-        Err(NumError::OutOfRange)
-    );
+    assert_eq!(parse_int("99999999999999999999999"), Err(NumError::OutOfRange));
     assert_eq!(parse_int(" 7"), Err(NumError::Spaces));
     assert_eq!(parse_int("inf"), Err(NumError::NonFinite));
 }

@@ -74,13 +74,7 @@ impl Col {
             ColumnType::Text => Sink::Text(TextSink::default()),
             _ => Sink::Num(Vec::new()),
         };
-        Col {
-            name,
-            field,
-            ty,
-            inference,
-            sink,
-        }
+        Col { name, field, ty, inference, sink }
     }
 
     /// Converts one raw cell without storing it. `null` says the cell is empty or a null token.
@@ -201,17 +195,10 @@ impl Col {
                         *slot = value;
                     }
                 }
-                ColumnData::Text {
-                    codes: t.codes,
-                    dict,
-                }
+                ColumnData::Text { codes: t.codes, dict }
             }
         };
-        Column {
-            name: self.name,
-            ty: self.ty,
-            data,
-        }
+        Column { name: self.name, ty: self.ty, data }
     }
 
     /// The message and help for a rejected cell of this column.
@@ -241,10 +228,9 @@ impl Col {
                         .to_owned()
                 }),
             ),
-            CellError::Bad(NumError::Invalid) => (
-                format!("cannot parse `{shown}` as {ty}"),
-                type_help(ty, raw),
-            ),
+            CellError::Bad(NumError::Invalid) => {
+                (format!("cannot parse `{shown}` as {ty}"), type_help(ty, raw))
+            }
         };
         if let Some(inf) = self.inference {
             let rows = match inf.sampled {
@@ -261,10 +247,8 @@ impl Col {
                 "; column `{}` was inferred as {ty} from the first {rows}{empty}",
                 self.name
             );
-            help = Some(format!(
-                "declare its type in the dataset block, e.g. `{}: text`",
-                self.name
-            ));
+            help =
+                Some(format!("declare its type in the dataset block, e.g. `{}: text`", self.name));
         }
         (message, help)
     }
@@ -285,10 +269,7 @@ fn accepts(ty: ColumnType, cell: &[u8]) -> bool {
 
 /// A hint for a value that is not of the column's type.
 fn type_help(ty: ColumnType, raw: &[u8]) -> Option<String> {
-    let numeric = matches!(
-        ty,
-        ColumnType::Int | ColumnType::Number | ColumnType::Duration
-    );
+    let numeric = matches!(ty, ColumnType::Int | ColumnType::Number | ColumnType::Duration);
     let help = if numeric && raw.contains(&b',') {
         "numbers use `.` as the decimal separator and no thousands separators"
     } else if numeric && raw.contains(&b'_') {
@@ -320,13 +301,8 @@ fn type_help(ty: ColumnType, raw: &[u8]) -> Option<String> {
 }
 
 /// Bit flags of the candidate types, in inference order.
-const CANDIDATES: [ColumnType; 5] = [
-    ColumnType::Bool,
-    ColumnType::Int,
-    ColumnType::Number,
-    ColumnType::Time,
-    ColumnType::Date,
-];
+const CANDIDATES: [ColumnType; 5] =
+    [ColumnType::Bool, ColumnType::Int, ColumnType::Number, ColumnType::Time, ColumnType::Date];
 
 /// Which candidates accept `cell`, as bits of [`CANDIDATES`] limited to `open`.
 fn candidates(cell: &[u8], open: u8) -> u8 {
@@ -395,15 +371,9 @@ mod tests {
         assert_eq!(infer_strs(&["-3", "42"]), ColumnType::Int);
         assert_eq!(infer_strs(&["1", "2.5"]), ColumnType::Number);
         assert_eq!(infer_strs(&["1e3"]), ColumnType::Number);
-        assert_eq!(
-            infer_strs(&["2024-03-01T10:00:00Z", "2024-03-01 11:00:00"]),
-            ColumnType::Time
-        );
+        assert_eq!(infer_strs(&["2024-03-01T10:00:00Z", "2024-03-01 11:00:00"]), ColumnType::Time);
         assert_eq!(infer_strs(&["2024-03-01", "2024-02-29"]), ColumnType::Date);
-        assert_eq!(
-            infer_strs(&["2024-03-01", "2024-03-01T10:00:00"]),
-            ColumnType::Text
-        );
+        assert_eq!(infer_strs(&["2024-03-01", "2024-03-01T10:00:00"]), ColumnType::Text);
         assert_eq!(infer_strs(&["1", "yes"]), ColumnType::Text);
         assert_eq!(infer_strs(&["12,5"]), ColumnType::Text);
         assert_eq!(infer_strs(&["nan", "1"]), ColumnType::Text);

@@ -57,10 +57,7 @@ impl<'p, R: Read> Source<'p, R> {
     /// Reads the header record, validated. A 0-byte (or blank) input is an error.
     pub(crate) fn header(&mut self, opts: &LoadOptions) -> Result<(Vec<String>, u64), LoadError> {
         let Some(meta) = self.next()? else {
-            return Err(LoadError::file(
-                self.path,
-                "empty file: expected a header row",
-            ));
+            return Err(LoadError::file(self.path, "empty file: expected a header row"));
         };
         // An unclosed quote in the header swallows the whole file into it.
         if let Some(err) = self.unclosed_quote(meta) {
@@ -84,11 +81,7 @@ impl<'p, R: Read> Source<'p, R> {
                 t.record_read(start, next);
                 let number = self.last.map_or(0, |_| self.records + 1);
                 self.records = number;
-                let meta = Meta {
-                    start,
-                    end: next,
-                    number,
-                };
+                let meta = Meta { start, end: next, number };
                 self.last = Some(meta);
                 if next.saturating_sub(start) > self.max_record as u64 {
                     return Err(self.too_large(start, Some(meta)));

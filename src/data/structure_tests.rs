@@ -23,20 +23,14 @@ fn c05_short_and_long_rows_are_errors_naming_the_header() {
     );
     let e = fail("a,b\n1,2,3\n", &opts());
     assert_eq!(e.message, "record has 3 fields, header has 2 (a, b)");
-    assert_eq!(
-        e.help.as_deref(),
-        Some("a value that contains the delimiter must be quoted")
-    );
+    assert_eq!(e.help.as_deref(), Some("a value that contains the delimiter must be quoted"));
     let e = fail("a,b\n1\n", &opts());
     assert_eq!(e.message, "record has 1 field, header has 2 (a, b)");
 }
 
 #[test]
 fn c05_ragged_rows_are_never_padded_even_in_unloaded_columns() {
-    let o = LoadOptions {
-        columns: Some(vec!["a".into()]),
-        ..opts()
-    };
+    let o = LoadOptions { columns: Some(vec!["a".into()]), ..opts() };
     let e = fail("a,b,c\n1,2\n", &o);
     assert_eq!(e.message, "record has 2 fields, header has 3 (a, b, c)");
 }
@@ -48,10 +42,7 @@ fn c10_quoted_newlines_are_data_and_later_lines_stay_right() {
     let e = fail(data, &o);
     assert_eq!(at(&e), (Some(7), Some(3), Some("n")));
     let t = load(&data[..data.len() - 5], &o);
-    assert_eq!(
-        texts(&t, "note"),
-        [Some("line one\nline two".into()), Some("a\r\nb\rc".into())]
-    );
+    assert_eq!(texts(&t, "note"), [Some("line one\nline two".into()), Some("a\r\nb\rc".into())]);
 }
 
 #[test]
@@ -60,10 +51,7 @@ fn a_bad_cell_after_a_quoted_newline_in_the_same_record_reports_its_own_line() {
     let e = fail("note,n\n\"two\nlines\",x\n", &o);
     assert_eq!(at(&e), (Some(3), Some(1), Some("n")));
     // Same answer when the record is in the inference sample.
-    let o = LoadOptions {
-        declared: vec![("n".into(), I)],
-        ..opts()
-    };
+    let o = LoadOptions { declared: vec![("n".into(), I)], ..opts() };
     let e = fail("note,n\n\"two\nlines\",x\n", &o);
     assert_eq!(at(&e), (Some(3), Some(1), Some("n")));
 }
@@ -107,10 +95,7 @@ fn an_unclosed_quote_in_the_header_is_reported() {
     let e = fail("a,\"b\n1,2\n", &opts());
     assert_eq!(e.message, "quote opened at line 1 col 3 is never closed");
     assert_eq!(at(&e), (Some(1), None, None));
-    assert_eq!(
-        read_header(&b"a,\"b\n1,2\n"[..], PATH, &opts()).unwrap_err(),
-        e
-    );
+    assert_eq!(read_header(&b"a,\"b\n1,2\n"[..], PATH, &opts()).unwrap_err(), e);
 }
 
 #[test]
@@ -129,10 +114,7 @@ fn stray_quotes_inside_a_field_are_literal() {
 
 #[test]
 fn c13_a_huge_field_is_rejected_with_bounded_memory() {
-    let small = LoadOptions {
-        max_record_bytes: 1000,
-        ..opts()
-    };
+    let small = LoadOptions { max_record_bytes: 1000, ..opts() };
     let data = format!("a,b\n1,{}\n2,3\n", "x".repeat(5000));
     let e = fail(&data, &small);
     assert_eq!(e.message, "record starting at line 2 exceeds 1000 bytes");
@@ -158,17 +140,11 @@ fn c13_a_huge_field_is_rejected_with_bounded_memory() {
 #[test]
 fn a_record_exactly_at_the_cap_loads() {
     // "1,xxx…x\n" is 1000 bytes including its terminator.
-    let o = LoadOptions {
-        max_record_bytes: 1000,
-        ..opts()
-    };
+    let o = LoadOptions { max_record_bytes: 1000, ..opts() };
     let data = format!("a,b\n1,{}\n", "x".repeat(997));
     assert_eq!(load(&data, &o).rows, 1);
     let data = format!("a,b\n1,{}\n", "x".repeat(998));
-    assert_eq!(
-        fail(&data, &o).message,
-        "record starting at line 2 exceeds 1000 bytes"
-    );
+    assert_eq!(fail(&data, &o).message, "record starting at line 2 exceeds 1000 bytes");
 }
 
 #[test]
@@ -203,25 +179,16 @@ fn line_five_variants() -> Vec<(&'static str, Vec<u8>)> {
         ("crlf", lf.replace('\n', "\r\n").into_bytes()),
         ("cr", lf.replace('\n', "\r").into_bytes()),
         ("bom", format!("\u{feff}{lf}").into_bytes()),
-        (
-            "bom+crlf",
-            format!("\u{feff}{}", lf.replace('\n', "\r\n")).into_bytes(),
-        ),
+        ("bom+crlf", format!("\u{feff}{}", lf.replace('\n', "\r\n")).into_bytes()),
         ("mixed", b"a,b\r\n1,x\r2,y\n3,z\r\nbad,w\r6,v".to_vec()),
         ("blank lines", b"a,b\n1,x\n\n\nbad,w\n6,v\n".to_vec()),
         ("blank crlf", b"a,b\r\n1,x\r\n\r\n\r\nbad,w\r\n".to_vec()),
         ("blank cr", b"a,b\r\r1,x\r\rbad,w\r".to_vec()),
         ("quoted newlines", b"a,b\n1,\"x\ny\nz\"\nbad,w\n".to_vec()),
-        (
-            "quoted crlf",
-            b"a,b\r\n1,\"x\r\ny\r\nz\"\r\nbad,w\r\n".to_vec(),
-        ),
+        ("quoted crlf", b"a,b\r\n1,\"x\r\ny\r\nz\"\r\nbad,w\r\n".to_vec()),
         ("leading blank", b"\n\na,b\n1,x\nbad,w\n".to_vec()),
     ];
-    out.push((
-        "bom+blank",
-        b"\xEF\xBB\xBF\r\n\r\na,b\r\n1,x\r\nbad,w\r\n".to_vec(),
-    ));
+    out.push(("bom+blank", b"\xEF\xBB\xBF\r\n\r\na,b\r\n1,x\r\nbad,w\r\n".to_vec()));
     out
 }
 
@@ -230,13 +197,7 @@ fn c09_a_bad_cell_on_line_5_says_line_5_with_every_line_ending() {
     for (o, mode) in [
         (declared(&[("a", I)]), "declared"),
         (opts(), "inferred"),
-        (
-            LoadOptions {
-                infer_rows: 1,
-                ..opts()
-            },
-            "after the sample",
-        ),
+        (LoadOptions { infer_rows: 1, ..opts() }, "after the sample"),
     ] {
         for (name, data) in line_five_variants() {
             let e = match load_csv(&data[..], PATH, &o) {
@@ -305,10 +266,7 @@ fn c12_in_skip_mode_only_the_row_with_bad_utf8_is_dropped() {
 
 #[test]
 fn unloaded_columns_are_not_decoded_at_all() {
-    let o = LoadOptions {
-        columns: Some(vec!["n".into(), "agent".into()]),
-        ..opts()
-    };
+    let o = LoadOptions { columns: Some(vec!["n".into(), "agent".into()]), ..opts() };
     let t = load(b"agent,junk,n\nann,\xff\xfe,1\nbob,nan,2\n", &o);
     let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["n", "agent"]);
@@ -318,10 +276,7 @@ fn unloaded_columns_are_not_decoded_at_all() {
 
 #[test]
 fn a_column_asked_for_twice_is_loaded_once() {
-    let o = LoadOptions {
-        columns: Some(vec!["n".into(), "n".into()]),
-        ..opts()
-    };
+    let o = LoadOptions { columns: Some(vec!["n".into(), "n".into()]), ..opts() };
     assert_eq!(load("n\n1\n", &o).columns.len(), 1);
 }
 
@@ -343,10 +298,7 @@ fn skip_mode_counts_rows_and_keeps_the_first_five_errors() {
     assert_eq!(t.report.records_read, 21);
     assert_eq!(t.rows, 10);
     assert_eq!(t.report.skipped, 11);
-    assert_eq!(
-        nums(&t, "id"),
-        [1.0, 3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0, 19.0]
-    );
+    assert_eq!(nums(&t, "id"), [1.0, 3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0, 19.0]);
     let kept: Vec<_> = t.report.first_errors.iter().map(at).collect();
     assert_eq!(
         kept,
@@ -358,10 +310,7 @@ fn skip_mode_counts_rows_and_keeps_the_first_five_errors() {
             (Some(11), Some(10), Some("n")),
         ]
     );
-    assert_eq!(
-        t.report.first_errors[0].message,
-        "cannot parse `bad2` as int"
-    );
+    assert_eq!(t.report.first_errors[0].message, "cannot parse `bad2` as int");
 }
 
 #[test]
@@ -375,28 +324,17 @@ fn skip_mode_drops_the_whole_row_and_keeps_every_error_of_it() {
         _ => unreachable!("t is text"),
     }
     assert_eq!(t.report.skipped, 1);
-    let cols: Vec<_> = t
-        .report
-        .first_errors
-        .iter()
-        .map(|e| e.column.as_deref())
-        .collect();
+    let cols: Vec<_> = t.report.first_errors.iter().map(|e| e.column.as_deref()).collect();
     assert_eq!(cols, [Some("a"), Some("b")]);
 }
 
 #[test]
 fn skip_mode_skips_ragged_rows_in_and_after_the_sample() {
-    let o = LoadOptions {
-        infer_rows: 2,
-        ..skip(opts())
-    };
+    let o = LoadOptions { infer_rows: 2, ..skip(opts()) };
     let t = load("a,b\n1,2\n3\n4,5\n6,7,8\n9,10\n", &o);
     assert_eq!(nums(&t, "a"), [1.0, 4.0, 9.0]);
     assert_eq!(t.report.skipped, 2);
-    assert_eq!(
-        t.report.first_errors[1].message,
-        "record has 3 fields, header has 2 (a, b)"
-    );
+    assert_eq!(t.report.first_errors[1].message, "record has 3 fields, header has 2 (a, b)");
     assert_eq!(at(&t.report.first_errors[1]), (Some(5), Some(4), None));
 }
 
@@ -451,10 +389,7 @@ fn interrupted_reads_are_retried() {
 #[test]
 fn read_header_returns_names_without_reading_rows() {
     let data = b"agent, queue ,wait_s\nann,q,\xff\n";
-    assert_eq!(
-        read_header(&data[..], PATH, &opts()).unwrap(),
-        ["agent", "queue", "wait_s"]
-    );
+    assert_eq!(read_header(&data[..], PATH, &opts()).unwrap(), ["agent", "queue", "wait_s"]);
     let e = read_header(&b"a,a\n"[..], PATH, &opts()).unwrap_err();
     assert_eq!(e.message, "duplicate column name `a` (columns 1 and 2)");
 }
@@ -487,15 +422,8 @@ fn random_inputs_never_panic_and_counts_add_up() {
     let variants = [
         opts(),
         skip(opts()),
-        LoadOptions {
-            infer_rows: 1,
-            max_record_bytes: 16,
-            ..skip(opts())
-        },
-        LoadOptions {
-            null_tokens: vec!["-".into()],
-            ..skip(declared(&[("a", N)]))
-        },
+        LoadOptions { infer_rows: 1, max_record_bytes: 16, ..skip(opts()) },
+        LoadOptions { null_tokens: vec!["-".into()], ..skip(declared(&[("a", N)])) },
     ];
     for case in 0..3000 {
         let len = (next() % 48) as usize;

@@ -15,17 +15,11 @@ fn opts() -> LoadOptions {
 }
 
 fn declared(types: &[(&str, ColumnType)]) -> LoadOptions {
-    LoadOptions {
-        declared: types.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect(),
-        ..opts()
-    }
+    LoadOptions { declared: types.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect(), ..opts() }
 }
 
 fn skip(o: LoadOptions) -> LoadOptions {
-    LoadOptions {
-        bad_rows: BadRows::Skip,
-        ..o
-    }
+    LoadOptions { bad_rows: BadRows::Skip, ..o }
 }
 
 #[track_caller]
@@ -121,10 +115,7 @@ fn c01_empty_file_is_an_error() {
     let e = fail("", &opts());
     assert_eq!(e.message, "empty file: expected a header row");
     assert_eq!(at(&e), (None, None, None));
-    assert_eq!(
-        e.to_string(),
-        "data/calls.csv: empty file: expected a header row"
-    );
+    assert_eq!(e.to_string(), "data/calls.csv: empty file: expected a header row");
     assert_eq!(read_header(&b""[..], PATH, &opts()).unwrap_err(), e);
     // Only a BOM or only blank lines is no header either.
     assert_eq!(fail("\u{feff}", &opts()).message, e.message);
@@ -144,10 +135,7 @@ fn c02_header_only_loads_zero_rows() {
 
 #[test]
 fn c03_declared_schema_on_a_file_without_header_says_the_first_row_looks_like_data() {
-    let e = fail(
-        "1001,45\n1002,50\n",
-        &declared(&[("agent_id", I), ("wait_s", N)]),
-    );
+    let e = fail("1001,45\n1002,50\n", &declared(&[("agent_id", I), ("wait_s", N)]));
     assert_eq!(e.message, "column `agent_id` not found in the header");
     assert_eq!(at(&e), (Some(1), None, Some("agent_id")));
     assert_eq!(
@@ -173,10 +161,7 @@ fn c04_empty_header_name_is_an_error() {
     let e = fail("a,,c\n1,2,3\n", &opts());
     assert_eq!(e.message, "column 2 has an empty name");
     assert_eq!(e.line, Some(1));
-    assert_eq!(
-        fail("a,  ,c\n", &opts()).message,
-        "column 2 has an empty name"
-    );
+    assert_eq!(fail("a,  ,c\n", &opts()).message, "column 2 has an empty name");
 }
 
 #[test]
@@ -189,19 +174,13 @@ fn c04_header_names_are_trimmed_of_spaces_and_tabs() {
         ["agent", "wait_s"]
     );
     // Values are not trimmed.
-    assert_eq!(
-        texts(&load("a\n x \n", &opts()), "a"),
-        [Some(" x ".to_owned())]
-    );
+    assert_eq!(texts(&load("a\n x \n", &opts()), "a"), [Some(" x ".to_owned())]);
 }
 
 #[test]
 fn header_names_that_are_not_utf8_are_an_error() {
     let e = fail(b"a,\xffb\n1,2\n", &opts());
-    assert_eq!(
-        e.message,
-        "the name of column 2 is not valid utf-8: `\\xffb`"
-    );
+    assert_eq!(e.message, "the name of column 2 is not valid utf-8: `\\xffb`");
     assert_eq!(e.line, Some(1));
 }
 
@@ -209,21 +188,12 @@ fn header_names_that_are_not_utf8_are_an_error() {
 fn c16_too_many_columns_names_the_limit() {
     let header: Vec<String> = (0..100_000).map(|i| format!("c{i}")).collect();
     let e = fail(header.join(","), &opts());
-    assert_eq!(
-        e.message,
-        "header has 100000 columns; at most 4096 are allowed"
-    );
+    assert_eq!(e.message, "header has 100000 columns; at most 4096 are allowed");
     assert_eq!(e.line, Some(1));
     let four_k: Vec<String> = (0..4096).map(|i| format!("c{i}")).collect();
     assert_eq!(load(four_k.join(","), &opts()).columns.len(), 4096);
-    let narrow = LoadOptions {
-        max_columns: 2,
-        ..opts()
-    };
-    assert_eq!(
-        fail("a,b,c\n", &narrow).message,
-        "header has 3 columns; at most 2 are allowed"
-    );
+    let narrow = LoadOptions { max_columns: 2, ..opts() };
+    assert_eq!(fail("a,b,c\n", &narrow).message, "header has 3 columns; at most 2 are allowed");
 }
 
 #[test]
@@ -237,10 +207,7 @@ fn c20_one_column_with_semicolons_suggests_the_delimiter() {
     let e = fail("agent\tqueue\nann\tbilling\n", &opts());
     assert_eq!(e.help.as_deref(), Some("did you mean delimiter: \"\\t\"?"));
     // With the right delimiter the same file loads.
-    let semi = LoadOptions {
-        delimiter: b';',
-        ..opts()
-    };
+    let semi = LoadOptions { delimiter: b';', ..opts() };
     let t = load("agent;queue;wait_s\nann;billing;5\n", &semi);
     assert_eq!(texts(&t, "queue"), [Some("billing".to_owned())]);
     assert_eq!(nums(&t, "wait_s"), [5.0]);
@@ -248,27 +215,18 @@ fn c20_one_column_with_semicolons_suggests_the_delimiter() {
 
 #[test]
 fn asking_for_a_missing_column_suggests_a_close_name() {
-    let o = LoadOptions {
-        columns: Some(vec!["talk_tim".into()]),
-        ..opts()
-    };
+    let o = LoadOptions { columns: Some(vec!["talk_tim".into()]), ..opts() };
     let e = fail("agent,talk_time\nann,5\n", &o);
     assert_eq!(e.message, "column `talk_tim` not found in the header");
     assert_eq!(e.help.as_deref(), Some("did you mean `talk_time`?"));
-    let o = LoadOptions {
-        columns: Some(vec!["zzz".into()]),
-        ..opts()
-    };
+    let o = LoadOptions { columns: Some(vec!["zzz".into()]), ..opts() };
     let e = fail("agent,talk_time\nann,5\n", &o);
     assert_eq!(e.help.as_deref(), Some("the header has: agent, talk_time"));
 }
 
 #[test]
 fn declared_columns_must_exist_even_when_not_loaded() {
-    let o = LoadOptions {
-        columns: Some(vec!["agent".into()]),
-        ..declared(&[("queue", T)])
-    };
+    let o = LoadOptions { columns: Some(vec!["agent".into()]), ..declared(&[("queue", T)]) };
     let e = fail("agent,wait_s\nann,5\n", &o);
     assert_eq!(e.message, "column `queue` not found in the header");
 }
@@ -281,15 +239,7 @@ fn every_declared_type_converts_its_cells() {
     let data = "i,n,b,t,ti,d,du\n\
                 -3,2.5,yes,ann,2024-03-01T10:00:00Z,2024-03-01,1:02:03\n\
                 7,1e3,F,bob,2024-03-01 12:00:00+02:00,1970-01-02,90\n";
-    let o = declared(&[
-        ("i", I),
-        ("n", N),
-        ("b", B),
-        ("t", T),
-        ("ti", Ti),
-        ("d", D),
-        ("du", Du),
-    ]);
+    let o = declared(&[("i", I), ("n", N), ("b", B), ("t", T), ("ti", Ti), ("d", D), ("du", Du)]);
     let t = load(data, &o);
     assert_eq!(t.rows, 2);
     assert_eq!(nums(&t, "i"), [-3.0, 7.0]);
@@ -305,19 +255,8 @@ fn every_declared_type_converts_its_cells() {
 
 #[test]
 fn empty_cells_are_null_in_every_type() {
-    let o = declared(&[
-        ("i", I),
-        ("n", N),
-        ("b", B),
-        ("t", T),
-        ("ti", Ti),
-        ("d", D),
-        ("du", Du),
-    ]);
-    let t = load(
-        "i,n,b,t,ti,d,du\n,,,,,,\n\"\",\"\",\"\",\"\",\"\",\"\",\"\"\n",
-        &o,
-    );
+    let o = declared(&[("i", I), ("n", N), ("b", B), ("t", T), ("ti", Ti), ("d", D), ("du", Du)]);
+    let t = load("i,n,b,t,ti,d,du\n,,,,,,\n\"\",\"\",\"\",\"\",\"\",\"\",\"\"\n", &o);
     assert_eq!(t.rows, 2);
     for name in ["i", "n", "ti", "d", "du"] {
         assert!(nums(&t, name).iter().all(|v| v.is_nan()), "{name}");
@@ -340,10 +279,7 @@ fn null_tokens_are_null_too() {
     let n = nums(&t, "n");
     assert!(n[0].is_nan() && n[2].is_nan());
     assert_eq!(n[1], 1.0);
-    assert_eq!(
-        texts(&t, "t"),
-        [None, Some("x".into()), Some("null".into())]
-    );
+    assert_eq!(texts(&t, "t"), [None, Some("x".into()), Some("null".into())]);
 }
 
 #[test]
@@ -367,18 +303,9 @@ fn c06_unparseable_numbers_report_the_raw_value_and_position() {
         e.help.as_deref(),
         Some("leave the cell empty for a missing value, or list this value in `null_tokens`")
     );
-    assert_eq!(
-        fail("agent,wait_s\nann,—\n", &o).message,
-        "cannot parse `—` as number"
-    );
-    assert_eq!(
-        fail("agent,wait_s\nann,1_000\n", &o).message,
-        "cannot parse `1_000` as number"
-    );
-    assert_eq!(
-        fail("agent,wait_s\nann,0x10\n", &o).message,
-        "cannot parse `0x10` as number"
-    );
+    assert_eq!(fail("agent,wait_s\nann,—\n", &o).message, "cannot parse `—` as number");
+    assert_eq!(fail("agent,wait_s\nann,1_000\n", &o).message, "cannot parse `1_000` as number");
+    assert_eq!(fail("agent,wait_s\nann,0x10\n", &o).message, "cannot parse `0x10` as number");
 }
 
 #[test]
@@ -387,15 +314,9 @@ fn c06_surrounding_spaces_are_named() {
     assert_eq!(e.message, "cannot parse ` 7` as int (surrounding spaces)");
     assert_eq!(at(&e), (Some(2), Some(1), Some("n")));
     let e = fail("d\n2024-01-01 \n", &declared(&[("d", D)]));
-    assert_eq!(
-        e.message,
-        "cannot parse `2024-01-01 ` as date (surrounding spaces)"
-    );
+    assert_eq!(e.message, "cannot parse `2024-01-01 ` as date (surrounding spaces)");
     let e = fail("b\n yes\n", &declared(&[("b", B)]));
-    assert_eq!(
-        e.message,
-        "cannot parse ` yes` as bool (surrounding spaces)"
-    );
+    assert_eq!(e.message, "cannot parse ` yes` as bool (surrounding spaces)");
 }
 
 #[test]
@@ -415,20 +336,14 @@ fn c07_non_finite_and_out_of_range_numbers_are_rejected() {
         assert_eq!(at(&e), (Some(3), Some(2), Some("n")));
     }
     let e = fail("n\n9007199254740993\n", &declared(&[("n", I)]));
-    assert_eq!(
-        e.message,
-        "cannot parse `9007199254740993` as int: number out of range"
-    );
+    assert_eq!(e.message, "cannot parse `9007199254740993` as int: number out of range");
 }
 
 #[test]
 fn int_columns_reject_fractions_with_a_hint() {
     let e = fail("n\n1.5\n", &declared(&[("n", I)]));
     assert_eq!(e.message, "cannot parse `1.5` as int");
-    assert_eq!(
-        e.help.as_deref(),
-        Some("declare the column as `number` to allow fractions")
-    );
+    assert_eq!(e.help.as_deref(), Some("declare the column as `number` to allow fractions"));
 }
 
 #[test]
@@ -452,10 +367,7 @@ fn time_date_and_duration_errors_say_what_was_expected() {
     assert_eq!(e.help.as_deref(), Some("expected `YYYY-MM-DD`"));
     let e = fail("du\n1:75\n", &declared(&[("du", Du)]));
     assert_eq!(e.message, "cannot parse `1:75` as duration");
-    assert_eq!(
-        e.help.as_deref(),
-        Some("expected seconds, `H:MM:SS` or `M:SS`")
-    );
+    assert_eq!(e.help.as_deref(), Some("expected seconds, `H:MM:SS` or `M:SS`"));
     let e = fail("b\nmaybe\n", &declared(&[("b", B)]));
     assert_eq!(e.message, "cannot parse `maybe` as bool");
 }
@@ -463,10 +375,7 @@ fn time_date_and_duration_errors_say_what_was_expected() {
 #[test]
 fn c14_nul_and_control_characters_are_kept_in_text_and_escaped_in_messages() {
     let t = load(b"t\na\0b\n\x1b[31m\n", &declared(&[("t", T)]));
-    assert_eq!(
-        texts(&t, "t"),
-        [Some("a\0b".into()), Some("\x1b[31m".into())]
-    );
+    assert_eq!(texts(&t, "t"), [Some("a\0b".into()), Some("\x1b[31m".into())]);
     let e = fail(b"n\n\x1b[2J\0\n", &declared(&[("n", N)]));
     assert_eq!(e.message, "cannot parse `\\u{1b}[2J\\u{0}` as number");
     assert_eq!(e.value.as_deref(), Some("\\u{1b}[2J\\u{0}"));
@@ -505,24 +414,11 @@ fn inference_picks_the_first_type_that_fits_every_sampled_cell() {
                 no,-2,2.5,2024-03-01 11:00:00,2024-03-02,1,,1\n\
                 ,,,,,,,\n";
     let t = load(data, &opts());
-    let inferred: Vec<(&str, ColumnType)> = t
-        .report
-        .inferred
-        .iter()
-        .map(|(n, t)| (n.as_str(), *t))
-        .collect();
+    let inferred: Vec<(&str, ColumnType)> =
+        t.report.inferred.iter().map(|(n, t)| (n.as_str(), *t)).collect();
     assert_eq!(
         inferred,
-        [
-            ("b", B),
-            ("i", I),
-            ("n", N),
-            ("ti", Ti),
-            ("d", D),
-            ("t", T),
-            ("e", N),
-            ("zo", I)
-        ]
+        [("b", B), ("i", I), ("n", N), ("ti", Ti), ("d", D), ("t", T), ("e", N), ("zo", I)]
     );
     assert_eq!(bools(&t, "b"), [1, 0, 2]);
     assert_eq!(texts(&t, "t"), [Some("x".into()), Some("1".into()), None]);
@@ -537,10 +433,7 @@ fn declared_types_are_not_reported_as_inferred() {
 
 #[test]
 fn an_inferred_int_column_widens_to_number_after_the_sample() {
-    let o = LoadOptions {
-        infer_rows: 2,
-        ..opts()
-    };
+    let o = LoadOptions { infer_rows: 2, ..opts() };
     let t = load("n\n1\n2\n3.5\n4\n", &o);
     assert_eq!(nums(&t, "n"), [1.0, 2.0, 3.5, 4.0]);
     assert_eq!(ty(&t, "n"), N);
@@ -549,39 +442,21 @@ fn an_inferred_int_column_widens_to_number_after_the_sample() {
 
 #[test]
 fn a_late_mismatch_in_an_inferred_column_says_how_the_type_was_inferred() {
-    let o = LoadOptions {
-        infer_rows: 2,
-        ..opts()
-    };
+    let o = LoadOptions { infer_rows: 2, ..opts() };
     let e = fail("agent,x\nann,1\nbob,2\ncid,3\ndan,abc\n", &o);
     assert_eq!(
         e.message,
         "cannot parse `abc` as int; column `x` was inferred as int from the first 2 rows"
     );
     assert_eq!(at(&e), (Some(5), Some(4), Some("x")));
-    assert_eq!(
-        e.help.as_deref(),
-        Some("declare its type in the dataset block, e.g. `x: text`")
-    );
-    let e = fail(
-        "x,y\n,1\nabc,2\n",
-        &LoadOptions {
-            infer_rows: 1,
-            ..opts()
-        },
-    );
+    assert_eq!(e.help.as_deref(), Some("declare its type in the dataset block, e.g. `x: text`"));
+    let e = fail("x,y\n,1\nabc,2\n", &LoadOptions { infer_rows: 1, ..opts() });
     assert_eq!(
         e.message,
         "cannot parse `abc` as number; column `x` was inferred as number from the first row, \
          which was empty"
     );
-    let e = fail(
-        "b\nyes\nno\n2\n",
-        &LoadOptions {
-            infer_rows: 2,
-            ..opts()
-        },
-    );
+    let e = fail("b\nyes\nno\n2\n", &LoadOptions { infer_rows: 2, ..opts() });
     assert_eq!(
         e.message,
         "cannot parse `2` as bool; column `b` was inferred as bool from the first 2 rows"

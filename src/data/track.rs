@@ -17,11 +17,7 @@ use std::io::{self, Read};
 /// between the two bytes of a CRLF, so counting slices separately gives the same total.
 pub(crate) fn count_breaks(b: &[u8]) -> u64 {
     let (lf, cr) = count_lf_cr(b);
-    let crlf = if cr == 0 {
-        0
-    } else {
-        b.windows(2).filter(|w| w == b"\r\n").count()
-    };
+    let crlf = if cr == 0 { 0 } else { b.windows(2).filter(|w| w == b"\r\n").count() };
     (lf + cr - crlf) as u64
 }
 
@@ -84,10 +80,7 @@ pub(crate) fn scan_record(b: &[u8], delim: u8) -> Scan {
             (Lex::Quoted, _) => Lex::Quoted,
             (Lex::QuoteInQuoted, b'"') => Lex::Quoted,
             (_, b'\r' | b'\n') => {
-                return Scan {
-                    field_starts,
-                    open_quote: None,
-                };
+                return Scan { field_starts, open_quote: None };
             }
             (_, c) if c == delim => {
                 field_starts.push(i + 1);
@@ -100,10 +93,7 @@ pub(crate) fn scan_record(b: &[u8], delim: u8) -> Scan {
             _ => Lex::Unquoted,
         };
     }
-    Scan {
-        field_starts,
-        open_quote: (state == Lex::Quoted).then_some(opened),
-    }
+    Scan { field_starts, open_quote: (state == Lex::Quoted).then_some(opened) }
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -164,9 +154,7 @@ impl<R> Tracked<R> {
 
     fn idx(&self, pos: u64) -> usize {
         // Callers pass offsets inside the window; clamp rather than panic if one is not.
-        usize::try_from(pos.saturating_sub(self.base))
-            .unwrap_or(usize::MAX)
-            .min(self.win.len())
+        usize::try_from(pos.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.win.len())
     }
 
     /// Raw bytes from `from` to `to` (clamped to what is held).
@@ -182,10 +170,7 @@ impl<R> Tracked<R> {
             p = BOM.len() as u64;
         }
         let rest = &self.win[self.idx(p)..];
-        p + rest
-            .iter()
-            .take_while(|&&c| c == b'\r' || c == b'\n')
-            .count() as u64
+        p + rest.iter().take_while(|&&c| c == b'\r' || c == b'\n').count() as u64
     }
 
     /// 1-based line of the byte at `pos`, which must be a record or field start still held.
@@ -205,10 +190,7 @@ impl<R> Tracked<R> {
     /// 1-based column, in characters, of the byte at `pos` on its line (a BOM is not counted).
     pub(crate) fn column_at(&self, pos: u64) -> u64 {
         let head = &self.win[..self.idx(pos)];
-        let line_start = head
-            .iter()
-            .rposition(|&c| c == b'\r' || c == b'\n')
-            .map_or(0, |i| i + 1);
+        let line_start = head.iter().rposition(|&c| c == b'\r' || c == b'\n').map_or(0, |i| i + 1);
         let mut line = &head[line_start..];
         if self.base == 0 && line_start == 0 && line.starts_with(BOM) {
             line = &line[BOM.len()..];
@@ -346,10 +328,7 @@ mod tests {
                     input.push(alphabet[code % 5]);
                     code /= 5;
                 }
-                let start = input
-                    .iter()
-                    .take_while(|&&c| c == b'\r' || c == b'\n')
-                    .count();
+                let start = input.iter().take_while(|&&c| c == b'\r' || c == b'\n').count();
                 let body = &input[start..];
                 if body.is_empty() {
                     continue;

@@ -16,6 +16,7 @@ pub mod vector;
 use std::collections::HashMap;
 
 pub use data::{Data, DataOptions, FileSchemas, load_error, referenced_columns};
+pub use kpi::{agg_refs, kpi_refs};
 pub use report::*;
 
 use self::agg::Acc;
@@ -37,6 +38,8 @@ pub struct Request {
     pub by: Vec<DimId>,
     pub filter: Option<RowExpr>,
     pub max_groups: usize,
+    /// Set from another thread (Ctrl-C) to stop between chunks with an "interrupted" error.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Request {
@@ -46,7 +49,7 @@ impl Request {
             .map(ItemRef::Kpi)
             .chain((0..program.blends.len()).map(ItemRef::Blend))
             .collect();
-        Request { items, by: Vec::new(), filter: None, max_groups: MAX_GROUPS }
+        Request { items, by: Vec::new(), filter: None, max_groups: MAX_GROUPS, cancel: None }
     }
 
     /// The items, dims and filter of a view.
@@ -56,6 +59,7 @@ impl Request {
             by: view.by.clone(),
             filter: view.filter.clone(),
             max_groups: MAX_GROUPS,
+            cancel: None,
         }
     }
 }
@@ -68,6 +72,7 @@ pub fn evaluate(program: &Program, data: &Data, req: &Request) -> Result<Report,
         data,
         filter: req.filter.as_ref(),
         max_groups: req.max_groups,
+        cancel: req.cancel.clone(),
         tables: HashMap::new(),
     };
     let kpis = engine.needed_kpis(&req.items);
@@ -167,6 +172,7 @@ pub(crate) struct Engine<'a> {
     data: &'a Data,
     filter: Option<&'a RowExpr>,
     max_groups: usize,
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     tables: HashMap<Vec<DimId>, GroupTable>,
 }
 
@@ -296,6 +302,9 @@ impl Engine<'_> {
             Diagnostic::error(Code::BadValue, format!("while reading `{name}`: {msg}"))
         };
         for start in (0..rows).step_by(CHUNK) {
+            if self.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                return Err(Diagnostic::error(Code::Interrupted, "interrupted"));
+            }
             let frame = Frame {
                 rows: start..(start + CHUNK).min(rows),
                 maps: self.data.maps(root),

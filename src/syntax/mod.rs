@@ -7,6 +7,7 @@
 //! the file: parsing resumes at the next line that starts a statement, so one run
 //! reports every broken statement and the checker still sees the good ones.
 
+mod incomplete;
 mod lower;
 mod prescan;
 
@@ -16,6 +17,7 @@ use crate::ast;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
+pub use incomplete::is_incomplete;
 pub use prescan::MAX_NESTING;
 
 #[derive(pest_derive::Parser)]

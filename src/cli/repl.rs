@@ -1,0 +1,268 @@
+//! `kpiblend repl`: the session of `kpiblend::repl` behind a line editor.
+//!
+//! On a terminal: rustyline with completion, hints, multi-line input, history in the
+//! user's state directory, and Ctrl-C that interrupts a running query. Without a
+//! terminal (a script piped in): plain line reading, no prompts, exit 1 if any input
+//! failed.
+
+use std::borrow::Cow;
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use kpiblend::repl::{Session, complete};
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::FileHistory;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Context, Editor, Helper};
+
+use super::output::{Closed, eprint};
+use super::{ColorChoice, Out, Outcome};
+
+#[derive(Args, Default)]
+pub struct ReplArgs {
+    /// A KPI file to load first
+    pub file: Option<PathBuf>,
+    /// Read a dataset from another file: NAME=PATH
+    #[arg(long = "data", value_name = "NAME=PATH", value_parser = super::parse_data_override)]
+    pub data: Vec<(String, PathBuf)>,
+    /// Override a param: NAME=VALUE
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param_override)]
+    pub params: Vec<(String, String)>,
+}
+
+pub fn run(args: &ReplArgs, color: ColorChoice) -> Result<Outcome, Closed> {
+    let interactive = std::io::stdin().is_terminal();
+    let mut session = Session::new();
+    session.set_color(interactive && super::use_color(color, std::io::stdout().is_terminal()));
+    session.set_overrides(args.params.clone(), args.data.clone());
+    let mut failed = false;
+    let mut out = Out::stdout();
+    if let Some(file) = &args.file {
+        let reply = session.load(file);
+        failed |= !reply.ok;
+        show(&mut out, &reply)?;
+    }
+    if interactive { interactive_loop(session, out) } else { batch(session, out, failed) }
+}
+
+fn show(out: &mut Out, reply: &kpiblend::repl::Reply) -> Result<(), Closed> {
+    out.write(&reply.out)?;
+    out.flush()?;
+    eprint(&reply.err);
+    Ok(())
+}
+
+/// Lines from a pipe: statements may span lines; no prompts, no colour.
+fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome, Closed> {
+    let stdin = std::io::stdin();
+    let mut reader = stdin.lock();
+    let mut pending = String::new();
+    let mut line_no = 0;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                eprint(&format!("error: cannot read input: {e}\n"));
+                return Ok(super::Outcome::Failure);
+            }
+        }
+        line_no += 1;
+        let line = match std::str::from_utf8(&buf) {
+            Ok(s) => s.trim_end_matches(['\n', '\r']).to_string(),
+            Err(_) => {
+                eprint(&format!("error: input line {line_no} is not valid UTF-8; skipped\n"));
+                failed = true;
+                continue;
+            }
+        };
+        pending.push_str(&line);
+        pending.push('\n');
+        if session.is_incomplete(&pending) {
+            continue;
+        }
+        let reply = session.handle(&pending);
+        pending.clear();
+        failed |= !reply.ok;
+        show(&mut out, &reply)?;
+        if reply.quit {
+            break;
+        }
+    }
+    if !pending.trim().is_empty() {
+        let reply = session.handle(&pending);
+        failed |= !reply.ok;
+        show(&mut out, &reply)?;
+    }
+    Ok(if failed { Outcome::Findings } else { Outcome::Ok })
+}
+
+/// The editor's helper: completion, hints and multi-line input from the session.
+struct KbHelper {
+    session: std::rc::Rc<std::cell::RefCell<Session>>,
+    files: FilenameCompleter,
+}
+
+impl Completer for KbHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let trimmed = line.trim_start();
+        if [":load ", ":save ", ":data "].iter().any(|c| trimmed.starts_with(c)) {
+            return self.files.complete(line, pos, ctx);
+        }
+        let session = self.session.borrow();
+        let (start, candidates) = complete::complete(&session, line, pos);
+        Ok((
+            start,
+            candidates.into_iter().map(|c| Pair { display: c.clone(), replacement: c }).collect(),
+        ))
+    }
+}
+
+impl Hinter for KbHelper {
+    type Hint = String;
+
+    fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<String> {
+        complete::hint(&self.session.borrow(), line, pos)
+    }
+}
+
+impl Highlighter for KbHelper {
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
+    }
+}
+
+impl Validator for KbHelper {
+    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        Ok(if self.session.borrow().is_incomplete(ctx.input()) {
+            ValidationResult::Incomplete
+        } else {
+            ValidationResult::Valid(None)
+        })
+    }
+}
+
+impl Helper for KbHelper {}
+
+fn interactive_loop(session: Session, mut out: Out) -> Result<Outcome, Closed> {
+    let cancel = session.cancel.clone();
+    // Ctrl-C while a query runs stops it; at the prompt the editor sees it as a key.
+    let _ = ctrlc::set_handler(move || cancel.store(true, std::sync::atomic::Ordering::Relaxed));
+    let session = std::rc::Rc::new(std::cell::RefCell::new(session));
+    let config = rustyline::Config::builder().auto_add_history(false).build();
+    let mut editor: Editor<KbHelper, FileHistory> = match Editor::with_config(config) {
+        Ok(e) => e,
+        Err(e) => {
+            eprint(&format!("error: cannot start the line editor: {e}\n"));
+            return Ok(Outcome::Failure);
+        }
+    };
+    editor.set_helper(Some(KbHelper { session: session.clone(), files: FilenameCompleter::new() }));
+    let history = history_path();
+    let history_ok = history.as_deref().is_some_and(|p| load_history(&mut editor, p));
+    out.line("kpiblend repl — :help for commands, Ctrl-D to leave")?;
+    out.flush()?;
+    let mut interrupted_once = false;
+    loop {
+        match editor.readline("kb> ") {
+            Ok(line) => {
+                interrupted_once = false;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let _ = editor.add_history_entry(line.as_str());
+                if let (true, Some(p)) = (history_ok, &history)
+                    && let Err(e) = editor.append_history(p)
+                {
+                    eprint(&format!("warning: cannot write history to {}: {e}\n", p.display()));
+                }
+                let reply = session.borrow_mut().handle(&line);
+                show(&mut out, &reply)?;
+                if reply.quit {
+                    break;
+                }
+            }
+            Err(ReadlineError::Interrupted) => {
+                if interrupted_once {
+                    break;
+                }
+                interrupted_once = true;
+                eprint("(Ctrl-C again or Ctrl-D to leave)\n");
+            }
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprint(&format!("error: {e}\n"));
+                return Ok(Outcome::Failure);
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `$KPIBLEND_HISTORY`, else `$XDG_STATE_HOME/kpiblend/history`, else
+/// `~/.local/state/kpiblend/history`.
+fn history_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KPIBLEND_HISTORY").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|p| !p.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/state"))
+        })?;
+    Some(state.join("kpiblend/history"))
+}
+
+/// Loads history; a file that cannot be read is kept aside (never overwritten) and
+/// history is then not saved this session. Returns whether saving is safe.
+fn load_history(editor: &mut Editor<KbHelper, FileHistory>, path: &Path) -> bool {
+    if let Some(dir) = path.parent()
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprint(&format!("warning: history disabled: cannot create {}: {e}\n", dir.display()));
+        return false;
+    }
+    match editor.load_history(path) {
+        Ok(()) => true,
+        Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let aside = path.with_extension(format!("bad-{stamp}"));
+            match std::fs::rename(path, &aside) {
+                Ok(()) => {
+                    eprint(&format!(
+                        "warning: history file {} could not be read ({e}); kept as {}\n",
+                        path.display(),
+                        aside.display()
+                    ));
+                    editor.clear_history().is_ok()
+                }
+                Err(_) => {
+                    eprint(&format!(
+                        "warning: history disabled: {} could not be read ({e})\n",
+                        path.display()
+                    ));
+                    false
+                }
+            }
+        }
+    }
+}
