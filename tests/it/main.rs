@@ -10,3 +10,4 @@ mod support;
 
 mod corpus;
 mod eval;
+mod repl;

@@ -70,8 +70,8 @@ pub fn unindent(s: &str) -> String {
         .map(|l| l.len() - l.trim_start().len())
         .min()
         .unwrap_or(0);
-    s.lines().map(|l| l.get(indent..).unwrap_or("").trim_end()).collect::<Vec<_>>().join("\n")
-        + "\n"
+    let lines: Vec<&str> = s.lines().map(|l| l.get(indent..).unwrap_or("").trim_end()).collect();
+    lines.join("\n").trim_end().to_string() + "\n"
 }
 
 /// A scratch directory, removed when dropped.

@@ -1,0 +1,308 @@
+//! REPL sessions, driven through `kpiblend::repl::Session` (no terminal), plus one
+//! end-to-end run of the real binary in a pseudo-terminal.
+
+use kpiblend::repl::Session;
+
+use crate::support::{self, root};
+
+/// A session with the example loaded (paths relative to the repository root).
+fn loaded() -> Session {
+    let mut s = Session::new();
+    let reply = s.load(&root().join("examples/contact_center.kpi"));
+    assert!(reply.ok, "{}", reply.err);
+    s
+}
+
+#[track_caller]
+fn ok(s: &mut Session, input: &str) -> String {
+    let r = s.handle(input);
+    assert!(r.ok, "`{input}` failed:\n{}", r.err);
+    r.out
+}
+
+#[track_caller]
+fn fails(s: &mut Session, input: &str) -> String {
+    let r = s.handle(input);
+    assert!(!r.ok, "`{input}` should fail but printed:\n{}", r.out);
+    r.err
+}
+
+#[test]
+fn load_summarises_definitions_and_data() {
+    let mut s = Session::new();
+    let r = s.load(&root().join("examples/contact_center.kpi"));
+    assert_eq!(
+        r.out,
+        "loaded 16 kpis, 3 blends, 4 dims, 1 view, 1 param; calls: 5,000 rows, surveys: 1,094 rows\n"
+    );
+}
+
+#[test]
+fn a_kpi_name_is_evaluated_as_a_scorecard_line() {
+    let mut s = loaded();
+    let out = ok(&mut s, "aht");
+    assert!(out.contains("aht  Average handle time  7m 29s  ≤ 6m    ✗ fail  4,732"), "{out}");
+}
+
+#[test]
+fn a_list_with_by_is_a_grouped_table_with_totals() {
+    let mut s = loaded();
+    let out = ok(&mut s, "aht, csat, aht_with_csat by site");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["site", "aht", "csat", "aht_with_csat"]
+    );
+    assert!(lines[1].starts_with("bpo-cairo"), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("total")), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("(null)")), "null group shown: {out}");
+}
+
+#[test]
+fn a_bare_expression_is_evaluated_and_labelled_with_its_text() {
+    let mut s = loaded();
+    s.handle(":format csv");
+    let out = ok(&mut s, r#"count(calls where calls.queue == "billing")"#);
+    let expected = std::fs::read_to_string(root().join("examples/data/calls.csv")).unwrap();
+    let billing =
+        expected.lines().skip(1).filter(|l| l.split(',').nth(3) == Some("billing")).count();
+    // Rows with a quoted multi-line note would confuse this count; the sample's queue
+    // column comes before any note, and notes with newlines continue on lines that do not
+    // have "billing" in the fourth field.
+    assert_eq!(
+        out,
+        format!(
+            "item,kind,value,status\n\"count(calls where calls.queue == \"\"billing\"\")\",kpi,{billing},none\n"
+        )
+    );
+}
+
+#[test]
+fn definitions_define_and_redefine_and_recheck_dependants() {
+    let mut s = loaded();
+    assert_eq!(
+        ok(&mut s, "kpi fast_answer = rate(calls.wait_s <= 10s) target >= 60%"),
+        "defined `fast_answer`\n"
+    );
+    assert_eq!(
+        ok(&mut s, "blend fast_answer with csat guard csat >= 4.2"),
+        "defined `fast_answer_with_csat`\n"
+    );
+    let out = ok(&mut s, "kpi handled = count(calls)");
+    assert_eq!(out, "redefined `handled` (re-checked `cost_per_contact`)\n");
+    let out = ok(&mut s, "fast_answer_with_csat");
+    assert!(out.contains("fast_answer_with_csat") && out.contains("pass"), "{out}");
+}
+
+#[test]
+fn a_bad_definition_is_rejected_with_a_diagnostic_into_the_typed_line() {
+    let mut s = loaded();
+    let err = fails(&mut s, "kpi broken = avg(calls.wiat_s)");
+    assert!(err.contains("error[KB0101]: unknown column `wiat_s` in dataset `calls`"), "{err}");
+    assert!(err.contains("--> <input>:1:24"), "{err}");
+    assert!(err.contains("did you mean `wait_s`?"), "{err}");
+    // Nothing was defined, and the session goes on.
+    let err = fails(&mut s, "broken");
+    assert!(err.contains("unknown name `broken`"), "{err}");
+    ok(&mut s, "aht");
+}
+
+#[test]
+fn a_redefinition_that_breaks_a_dependant_is_refused() {
+    let mut s = loaded();
+    let err = fails(&mut s, "kpi csat = count(surveys)");
+    // csat is a blend component with a target; redefined without one, the blends break.
+    assert!(err.contains("KB0402"), "{err}");
+    let out = ok(&mut s, ":show csat");
+    assert_eq!(out, "kpi csat = avg(surveys.csat)  target >= 4.2  min 30\n");
+}
+
+#[test]
+fn multi_line_input_is_incomplete_until_brackets_and_operators_close() {
+    let s = loaded();
+    assert!(s.is_incomplete("kpi x = avg(calls.wait_s"));
+    assert!(s.is_incomplete("kpi x ="));
+    assert!(s.is_incomplete("kpi x = avg(calls.wait_s) +"));
+    assert!(!s.is_incomplete("kpi x = avg(calls.wait_s))"));
+    assert!(!s.is_incomplete(":load ("));
+}
+
+#[test]
+fn meta_commands() {
+    let mut s = loaded();
+    assert!(ok(&mut s, ":help").contains(":explain NAME"));
+    assert_eq!(
+        ok(&mut s, ":list"),
+        support::unindent(
+            "
+            kpis     contacts, handled, aht, fcr, service_level, asa, abandonment, p90_wait, escalation_rate, cost_per_contact, weighted_volume, csat, csat_escalated, nps, ces, speed_vs_satisfaction
+            blends   aht_with_csat, effectiveness, access
+            dims     site, agent, queue, week
+            params   answer_within
+            views    weekly_by_site
+            datasets calls, surveys
+            "
+        )
+    );
+    let schema = ok(&mut s, ":schema surveys");
+    assert!(schema.starts_with("surveys: 1094 rows\n"), "{schema}");
+    assert!(schema.contains("csat        int       41 null"), "{schema}");
+    let datasets = ok(&mut s, ":datasets");
+    assert!(
+        datasets.contains("calls  5000 rows") && datasets.contains("surveys  1094 rows"),
+        "{datasets}"
+    );
+    assert_eq!(ok(&mut s, ":show answer_within"), "param answer_within = 20s\n");
+    let explain = ok(&mut s, ":explain aht");
+    assert!(explain.contains("target:   ≤ 6m, warn ≤ 7m (lower is better)"), "{explain}");
+    assert!(explain.contains("used by:  speed_vs_satisfaction, aht_with_csat"), "{explain}");
+    let explain = ok(&mut s, ":explain effectiveness");
+    assert!(explain.contains("60.0%  fcr") && explain.contains("40.0%  nps"), "{explain}");
+    assert!(fails(&mut s, ":lst").contains("did you mean `:list`?"));
+    assert!(fails(&mut s, ":explain ahtt").contains("did you mean `aht`?"));
+}
+
+#[test]
+fn set_changes_a_param_and_by_sets_a_default_grouping() {
+    let mut s = loaded();
+    s.handle(":format csv");
+    let before = ok(&mut s, "service_level");
+    assert_eq!(ok(&mut s, ":set answer_within = 60s"), "answer_within = 60s\n");
+    let after = ok(&mut s, "service_level");
+    let value =
+        |out: &str| out.lines().nth(1).unwrap().split(',').nth(2).unwrap().parse::<f64>().unwrap();
+    assert!(
+        value(&after) > value(&before),
+        "a longer threshold answers more calls in time: {before} vs {after}"
+    );
+    assert!(fails(&mut s, ":set answer_within = \"soon\"").contains("KB0508"));
+    ok(&mut s, ":by site");
+    let grouped = ok(&mut s, "aht");
+    assert!(grouped.starts_with("site,item,kind,value,status\nbpo-cairo,aht,"), "{grouped}");
+    ok(&mut s, ":by");
+    assert!(ok(&mut s, "aht").starts_with("item,kind,value,status\n"));
+}
+
+#[test]
+fn formats_and_timer() {
+    let mut s = loaded();
+    ok(&mut s, ":format json");
+    let json: serde_json::Value = serde_json::from_str(&ok(&mut s, "handled")).unwrap();
+    assert_eq!(json["rows"][0]["cells"][0]["value"], 4732.0);
+    ok(&mut s, ":format table");
+    ok(&mut s, ":timer on");
+    assert!(ok(&mut s, "handled").contains("time: "));
+    assert!(fails(&mut s, ":format xml").contains("usage"));
+}
+
+#[test]
+fn save_writes_a_file_that_loads_back() {
+    let dir = support::TempDir::new("repl-save");
+    let mut s = loaded();
+    ok(&mut s, "kpi fast_answer = rate(calls.wait_s <= 10s) target >= 60%");
+    let path = dir.path().join("session.kpi");
+    let out = ok(&mut s, &format!(":save {}", path.display()));
+    assert!(out.starts_with("saved 30 definitions"), "{out}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("kpi fast_answer = rate(calls.wait_s <= 10s) target >= 60%"));
+    // The saved file names its data relative to the example; check it there.
+    let copy = root().join("examples").join(format!("saved-{}.kpi", std::process::id()));
+    std::fs::write(&copy, &text).unwrap();
+    let checked = kpiblend::check::check_path(&copy, &Default::default());
+    std::fs::remove_file(&copy).unwrap();
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+}
+
+#[test]
+fn data_and_reload_keep_typed_definitions() {
+    let dir = support::TempDir::new("repl-data");
+    let csv = dir.write("calls.csv", "contact_id,started_at,channel,queue,site,team,agent_id,wait_s,talk_s,hold_s,acw_s,abandoned,transferred,escalated,resolved_first_contact,repeat_7d,cost,complexity,disposition_note\n1,2026-01-05T08:00:00Z,voice,billing,in-house,ih-a,A001,5,100,0,20,false,false,false,true,false,1.00,low,\n");
+    let mut s = loaded();
+    ok(&mut s, "kpi fast_answer = rate(calls.wait_s <= 10s) target >= 60%");
+    assert_eq!(
+        ok(&mut s, &format!(":data calls {}", csv.display())),
+        format!("calls: 1 rows from {}\n", csv.display())
+    );
+    s.handle(":format csv");
+    assert_eq!(ok(&mut s, "contacts"), "item,kind,value,status\ncontacts,kpi,1,none\n");
+    let r = s.handle(":reload");
+    assert!(r.ok, "{}", r.err);
+    assert!(ok(&mut s, "fast_answer").contains("fast_answer,kpi,"));
+}
+
+#[test]
+fn quit_ends_and_errors_never_do() {
+    let mut s = loaded();
+    fails(&mut s, "kpi = ");
+    fails(&mut s, "((((");
+    fails(&mut s, ":schema nope");
+    assert!(s.handle(":quit").quit);
+}
+
+#[test]
+fn a_piped_script_runs_without_prompts_and_exits_1_when_a_line_failed() {
+    use std::io::Write as _;
+    let run = |script: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kpiblend"))
+            .args(["repl", "examples/contact_center.kpi"])
+            .current_dir(root())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let good = run(":format csv\r\nkpi x =\r\n  count(calls)\r\nx\r\n");
+    assert_eq!(good.status.code(), Some(0), "{}", String::from_utf8_lossy(&good.stderr));
+    let out = String::from_utf8_lossy(&good.stdout);
+    assert!(!out.contains("kb>"), "no prompt in batch mode: {out}");
+    assert!(out.contains("x,kpi,5000,none"), "{out}");
+    let bad = run("nope\naht\n");
+    assert_eq!(bad.status.code(), Some(1));
+    let mut invalid = b"aht\n".to_vec();
+    invalid.extend_from_slice(b"\xff\xfe\n");
+    let invalid = run(&String::from_utf8_lossy(&invalid));
+    assert_eq!(invalid.status.code(), Some(1));
+}
+
+/// The real binary in a pseudo-terminal: completion, multi-line input, Ctrl-C.
+#[cfg(unix)]
+#[test]
+fn terminal_session_completes_continues_lines_and_survives_ctrl_c() {
+    let dir = support::TempDir::new("repl-pty");
+    let history = dir.path().join("history");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kpiblend"));
+    cmd.args(["repl", "examples/contact_center.kpi"])
+        .current_dir(root())
+        .env("KPIBLEND_HISTORY", &history)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string("loaded 16 kpis").unwrap();
+    p.exp_string("kb> ").unwrap();
+    // Tab completes a unique prefix: `escal` → `escalation_rate`.
+    p.send("escal").unwrap();
+    p.send("\t").unwrap();
+    p.send_line("").unwrap();
+    p.exp_string("escalation_rate").unwrap();
+    p.exp_string("8.6%").unwrap();
+    p.exp_string("kb> ").unwrap();
+    // An open bracket continues on the next line.
+    p.send_line("kpi two_lines = count(calls").unwrap();
+    p.send_line(")").unwrap();
+    p.exp_string("defined `two_lines`").unwrap();
+    p.exp_string("kb> ").unwrap();
+    // Ctrl-C clears the line and the session goes on.
+    p.send("half typed").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("kb> ").unwrap();
+    p.send_line("two_lines").unwrap();
+    p.exp_string("5,000").unwrap();
+    p.exp_string("kb> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+    let saved = std::fs::read_to_string(&history).unwrap();
+    assert!(saved.contains("two_lines"), "history kept: {saved}");
+}
