@@ -5,8 +5,8 @@ use serde::Serialize;
 pub use crate::data::ColumnType;
 
 /// A unit of measure. It decides how a KPI is shown and which values may be combined.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Serialised as its name (`"seconds"`, `"percent"`, `"USD"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Unit {
     /// A plain number.
     Plain,
@@ -60,6 +60,12 @@ impl Unit {
             Unit::Hours => Some(3600.0),
             _ => None,
         }
+    }
+}
+
+impl Serialize for Unit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
     }
 }
 
