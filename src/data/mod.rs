@@ -35,6 +35,7 @@
 #![allow(clippy::result_large_err)]
 
 mod error;
+pub mod fast;
 mod header;
 mod load;
 mod open;

@@ -194,43 +194,28 @@ impl Acc {
         }
     }
 
-    /// Adds `other` (over different rows, same group numbering) into `self`.
-    pub fn merge(&mut self, other: Acc) {
-        match (self, other) {
-            (Acc::Count(a), Acc::Count(b)) => zip_grow(a, b, |x, y| *x += y),
-            (Acc::Sum(a), Acc::Sum(b)) => zip_grow(a, b, |x, y| {
-                x.0 += y.0;
-                neumaier(&mut x.1, &mut x.2, y.1);
-                neumaier(&mut x.1, &mut x.2, y.2);
-            }),
-            (Acc::Min(a), Acc::Min(b)) => zip_grow(a, b, |x, y| *x = (x.0 + y.0, x.1.min(y.1))),
-            (Acc::Max(a), Acc::Max(b)) => zip_grow(a, b, |x, y| *x = (x.0 + y.0, x.1.max(y.1))),
-            (Acc::Values(a), Acc::Values(b)) => zip_grow(a, b, |x, y| x.extend(y)),
-            (Acc::Distinct(a), Acc::Distinct(b)) => zip_grow(a, b, |x, y| x.extend(y)),
-            (Acc::Rate(a), Acc::Rate(b)) => zip_grow(a, b, |x, y| *x = (x.0 + y.0, x.1 + y.1)),
-            (Acc::Moments(a), Acc::Moments(b)) => zip_grow(a, b, |x, y| {
-                let (na, ma, m2a) = *x;
-                let (nb, mb, m2b) = y;
-                if nb == 0 {
-                    return;
-                }
-                let n = na + nb;
-                #[allow(clippy::cast_precision_loss)]
-                let (fa, fb, fnn) = (na as f64, nb as f64, n as f64);
-                let delta = mb - ma;
-                *x = (n, ma + delta * fb / fnn, m2a + m2b + delta * delta * fa * fb / fnn);
-            }),
-            _ => unreachable!("merging accumulators of different aggregates"),
+    /// Groups held.
+    pub fn len(&self) -> usize {
+        match self {
+            Acc::Count(v) => v.len(),
+            Acc::Sum(v) | Acc::Moments(v) => v.len(),
+            Acc::Min(v) | Acc::Max(v) => v.len(),
+            Acc::Values(v) => v.len(),
+            Acc::Distinct(v) => v.len(),
+            Acc::Rate(v) => v.len(),
         }
     }
-}
 
-fn zip_grow<T: Default>(a: &mut Vec<T>, b: Vec<T>, f: impl Fn(&mut T, T)) {
-    if a.len() < b.len() {
-        a.resize_with(b.len(), T::default);
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
-    for (x, y) in a.iter_mut().zip(b) {
-        f(x, y);
+
+    /// Adds `other` (over different rows, same group numbering) into `self`.
+    pub fn merge(&mut self, other: Acc) {
+        let n = other.len();
+        self.grow(self.len().max(n));
+        let map: Vec<u32> = (0..u32::try_from(n).unwrap_or(u32::MAX)).collect();
+        self.merge_mapped(other, &map);
     }
 }
 
@@ -304,4 +289,47 @@ mod tests {
         assert!((whole.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
         assert!((a.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
     }
+}
+
+impl Acc {
+    /// Adds `other`, whose group `i` is this accumulator's group `map[i]`.
+    pub fn merge_mapped(&mut self, other: Acc, map: &[u32]) {
+        fn each<T>(a: &mut [T], b: Vec<T>, map: &[u32], f: impl Fn(&mut T, T)) {
+            for (i, y) in b.into_iter().enumerate() {
+                f(&mut a[map[i] as usize], y);
+            }
+        }
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => each(a, b, map, |x, y| *x += y),
+            (Acc::Sum(a), Acc::Sum(b)) => each(a, b, map, |x, y| {
+                x.0 += y.0;
+                neumaier(&mut x.1, &mut x.2, y.1);
+                neumaier(&mut x.1, &mut x.2, y.2);
+            }),
+            (Acc::Min(a), Acc::Min(b)) => each(a, b, map, |x, y| *x = (x.0 + y.0, x.1.min(y.1))),
+            (Acc::Max(a), Acc::Max(b)) => each(a, b, map, |x, y| *x = (x.0 + y.0, x.1.max(y.1))),
+            (Acc::Values(a), Acc::Values(b)) => each(a, b, map, |x, y| x.extend(y)),
+            (Acc::Distinct(a), Acc::Distinct(b)) => each(a, b, map, |x, y| x.extend(y)),
+            (Acc::Rate(a), Acc::Rate(b)) => each(a, b, map, |x, y| *x = (x.0 + y.0, x.1 + y.1)),
+            (Acc::Moments(a), Acc::Moments(b)) => each(a, b, map, |x, y| *x = chan(*x, y)),
+            _ => unreachable!("merging accumulators of different aggregates"),
+        }
+    }
+}
+
+/// Chan et al.'s combination of two (count, mean, M2) summaries.
+fn chan(a: (u64, f64, f64), b: (u64, f64, f64)) -> (u64, f64, f64) {
+    let (na, ma, m2a) = a;
+    let (nb, mb, m2b) = b;
+    if nb == 0 {
+        return a;
+    }
+    if na == 0 {
+        return b;
+    }
+    let n = na + nb;
+    #[allow(clippy::cast_precision_loss)]
+    let (fa, fb, fnn) = (na as f64, nb as f64, n as f64);
+    let delta = mb - ma;
+    (n, ma + delta * fb / fnn, m2a + m2b + delta * delta * fa * fb / fnn)
 }

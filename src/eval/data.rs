@@ -7,6 +7,8 @@ use crate::data::{self, Column, ColumnData, LoadOptions, Table};
 use crate::diagnostic::{Code, DataLocation, Diagnostic};
 use crate::program::*;
 
+use super::keys::KeyIndex;
+
 /// Loaded data, one table per dataset of a program (by dataset id).
 #[derive(Debug, Clone, Default)]
 pub struct Data {
@@ -118,22 +120,7 @@ impl Data {
                 match self.link_map(program, from, link) {
                     Ok((map, missing)) => {
                         if missing > 0 {
-                            let target = &program.datasets[link.target];
-                            self.warnings.push(
-                                Diagnostic::warning(
-                                    Code::MissingKey,
-                                    format!(
-                                        "{missing} row{} of `{}` have a `{}` not found in `{}.{}`; their `{}` columns are null",
-                                        if missing == 1 { "" } else { "s" },
-                                        ds.name,
-                                        link.column,
-                                        target.name,
-                                        link.target_column,
-                                        target.name
-                                    ),
-                                )
-                                .at(link.span, "link declared here"),
-                            );
+                            self.warnings.push(missing_keys(program, from, link, missing));
                         }
                         link_maps.insert((from, li), map);
                     }
@@ -178,67 +165,49 @@ impl Data {
         from: DatasetId,
         link: &LinkDef,
     ) -> Result<(Vec<u32>, u64), Diagnostic> {
-        let target = &program.datasets[link.target];
         let (Some(src), Some(dst)) =
             (self.column(from, &link.column), self.column(link.target, &link.target_column))
         else {
             return Ok((vec![u32::MAX; self.rows(from)], 0));
         };
-        let mut index: HashMap<LinkKey<'_>, u32> = HashMap::with_capacity(dst.data.len());
-        for row in 0..dst.data.len() {
-            let Some(key) = link_key(&dst.data, row) else { continue };
-            if index.insert(key.clone(), u32::try_from(row).unwrap_or(u32::MAX)).is_some() {
-                return Err(Diagnostic::error(
-                    Code::DuplicateKey,
-                    format!(
-                        "`{}.{}` has the key {} more than once, but links need one row per key",
-                        target.name,
-                        link.target_column,
-                        key.show()
-                    ),
-                )
-                .at(link.span, "this link needs unique keys")
-                .help("deduplicate the data, or link in the other direction"));
-            }
-        }
-        let mut missing = 0;
-        let map = (0..src.data.len())
-            .map(|row| match link_key(&src.data, row) {
-                None => u32::MAX,
-                Some(k) => index.get(&k).copied().unwrap_or_else(|| {
-                    missing += 1;
-                    u32::MAX
-                }),
-            })
-            .collect();
-        Ok((map, missing))
+        let index = KeyIndex::build(&dst.data).map_err(|msg| duplicate_key(program, link, &msg))?;
+        Ok(index.map(&src.data, 0..src.data.len()))
     }
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum LinkKey<'a> {
-    Num(u64),
-    Text(&'a str),
+/// A duplicate key on the "one" side of a link.
+pub fn duplicate_key(program: &Program, link: &LinkDef, msg: &str) -> Diagnostic {
+    let target = &program.datasets[link.target];
+    Diagnostic::error(
+        Code::DuplicateKey,
+        format!("`{}.{}` {msg}, but links need one row per key", target.name, link.target_column),
+    )
+    .at(link.span, "this link needs unique keys")
+    .help("deduplicate the data, or link in the other direction")
 }
 
-impl LinkKey<'_> {
-    fn show(&self) -> String {
-        match self {
-            LinkKey::Num(b) => format!("{}", f64::from_bits(*b)),
-            LinkKey::Text(s) => format!("`{}`", crate::render::diagnostics::sanitize(s)),
-        }
-    }
-}
-
-fn link_key(data: &ColumnData, row: usize) -> Option<LinkKey<'_>> {
-    match data {
-        ColumnData::Num(v) => (!v[row].is_nan())
-            .then(|| LinkKey::Num(if v[row] == 0.0 { 0 } else { v[row].to_bits() })),
-        ColumnData::Bool(v) => (v[row] != 2).then(|| LinkKey::Num(u64::from(v[row]))),
-        ColumnData::Text { codes, dict } => {
-            (codes[row] != u32::MAX).then(|| LinkKey::Text(&dict[codes[row] as usize]))
-        }
-    }
+/// The warning for link keys that found no row.
+pub fn missing_keys(
+    program: &Program,
+    from: DatasetId,
+    link: &LinkDef,
+    missing: u64,
+) -> Diagnostic {
+    let ds = &program.datasets[from];
+    let target = &program.datasets[link.target];
+    Diagnostic::warning(
+        Code::MissingKey,
+        format!(
+            "{missing} row{} of `{}` have a `{}` not found in `{}.{}`; their `{}` columns are null",
+            if missing == 1 { "" } else { "s" },
+            ds.name,
+            link.column,
+            target.name,
+            link.target_column,
+            target.name
+        ),
+    )
+    .at(link.span, "link declared here")
 }
 
 /// Columns of dataset `id` that the program reads (links included), sorted.

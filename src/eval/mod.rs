@@ -9,8 +9,10 @@
 pub mod agg;
 mod data;
 pub mod group;
+pub mod keys;
 mod kpi;
 pub mod report;
+pub mod scan;
 pub mod vector;
 
 use std::collections::HashMap;
@@ -20,7 +22,7 @@ pub use kpi::{agg_refs, kpi_refs};
 pub use report::*;
 
 use self::agg::Acc;
-use self::group::{Grouper, Key};
+use self::group::Key;
 use self::vector::Frame;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::program::*;
@@ -40,6 +42,9 @@ pub struct Request {
     pub max_groups: usize,
     /// Set from another thread (Ctrl-C) to stop between chunks with an "interrupted" error.
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Worker threads; 0 picks `KPIBLEND_THREADS` or the machine's parallelism. Results
+    /// do not depend on it.
+    pub threads: usize,
 }
 
 impl Request {
@@ -49,7 +54,14 @@ impl Request {
             .map(ItemRef::Kpi)
             .chain((0..program.blends.len()).map(ItemRef::Blend))
             .collect();
-        Request { items, by: Vec::new(), filter: None, max_groups: MAX_GROUPS, cancel: None }
+        Request {
+            items,
+            by: Vec::new(),
+            filter: None,
+            max_groups: MAX_GROUPS,
+            cancel: None,
+            threads: 0,
+        }
     }
 
     /// The items, dims and filter of a view.
@@ -60,6 +72,7 @@ impl Request {
             filter: view.filter.clone(),
             max_groups: MAX_GROUPS,
             cancel: None,
+            threads: 0,
         }
     }
 }
@@ -73,15 +86,20 @@ pub fn evaluate(program: &Program, data: &Data, req: &Request) -> Result<Report,
         filter: req.filter.as_ref(),
         max_groups: req.max_groups,
         cancel: req.cancel.clone(),
+        threads: if req.threads == 0 { scan::default_threads() } else { req.threads },
         tables: HashMap::new(),
     };
     let kpis = engine.needed_kpis(&req.items);
-    let rows_table = engine.table(&req.by, &kpis).map_err(|d| vec![d])?;
+    let mut sets = vec![(req.by.clone(), kpis.clone())];
+    if !req.by.is_empty() {
+        sets.push((Vec::new(), kpis));
+    }
+    engine.compute(sets).map_err(|d| vec![d])?;
+    let rows_table = req.by.clone();
     let total = if req.by.is_empty() {
         None
     } else {
-        let t = engine.table(&[], &kpis).map_err(|d| vec![d])?;
-        engine.tables.get(&t).and_then(|t| engine.rows(t, &req.items).into_iter().next())
+        engine.tables.get(&Vec::new()).and_then(|t| engine.rows(t, &req.items).into_iter().next())
     };
     let table = &engine.tables[&rows_table];
     let rows = engine.rows(table, &req.items);
@@ -173,6 +191,7 @@ pub(crate) struct Engine<'a> {
     filter: Option<&'a RowExpr>,
     max_groups: usize,
     cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    threads: usize,
     tables: HashMap<Vec<DimId>, GroupTable>,
 }
 
@@ -202,72 +221,122 @@ impl Engine<'_> {
         self.program.kpi_order.iter().copied().filter(|&k| need[k]).collect()
     }
 
-    /// Builds (once) the table for a grouping, with the given KPIs computed.
-    fn table(&mut self, dims: &[DimId], kpis: &[KpiId]) -> Result<Vec<DimId>, Diagnostic> {
-        let key = dims.to_vec();
-        if !self.tables.contains_key(&key) {
-            let t = self.scan(dims, kpis)?;
-            self.tables.insert(key.clone(), t);
-        }
-        // Correlations need their KPIs per group of a finer grouping, computed first.
-        for &k in kpis {
-            for (a, b, over) in kpi::corrs(&self.program.kpis[k].expr) {
-                if !dims.contains(&over) {
-                    let mut finer = dims.to_vec();
+    /// Computes the tables of the given groupings (and of the finer groupings their
+    /// correlations need): one scan per dataset feeds them all, then KPIs are computed
+    /// per table, finer tables first.
+    fn compute(&mut self, mut sets: Vec<(Vec<DimId>, Vec<KpiId>)>) -> Result<(), Diagnostic> {
+        let mut i = 0;
+        while i < sets.len() {
+            let (dims, kpis) = sets[i].clone();
+            for &k in &kpis {
+                for (a, b, over) in kpi::corrs(&self.program.kpis[k].expr) {
+                    if dims.contains(&over) {
+                        continue;
+                    }
+                    let mut finer = dims.clone();
                     finer.push(over);
                     let inner = self.needed_kpis(&[ItemRef::Kpi(a), ItemRef::Kpi(b)]);
-                    self.table(&finer, &inner)?;
+                    match sets.iter_mut().find(|(d, _)| *d == finer) {
+                        Some((_, ks)) => {
+                            for k in inner {
+                                if !ks.contains(&k) {
+                                    ks.push(k);
+                                }
+                            }
+                        }
+                        None => sets.push((finer, inner)),
+                    }
+                }
+            }
+            i += 1;
+        }
+        let groupings: Vec<scan::Grouping> = sets
+            .iter()
+            .map(|(dims, kpis)| {
+                let mut aggs = Vec::new();
+                for &k in kpis {
+                    kpi::agg_refs(&self.program.kpis[k].expr, &mut aggs);
+                }
+                aggs.sort_unstable();
+                aggs.dedup();
+                scan::Grouping { dims: dims.clone(), aggs }
+            })
+            .collect();
+        let mut roots: Vec<DatasetId> = groupings
+            .iter()
+            .flat_map(|g| g.aggs.iter().map(|&a| self.program.aggregates[a].dataset))
+            .collect();
+        roots.sort_unstable();
+        roots.dedup();
+        // Per grouping: (aggregates, keys, accumulators) from each dataset.
+        let mut found: Vec<Vec<(Vec<AggId>, Vec<Vec<Key>>, Vec<Acc>)>> =
+            (0..groupings.len()).map(|_| Vec::new()).collect();
+        for root in roots {
+            let mine: Vec<(usize, scan::Grouping)> = groupings
+                .iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    (
+                        i,
+                        scan::Grouping {
+                            dims: g.dims.clone(),
+                            aggs: g
+                                .aggs
+                                .iter()
+                                .copied()
+                                .filter(|&a| self.program.aggregates[a].dataset == root)
+                                .collect(),
+                        },
+                    )
+                })
+                .filter(|(_, g)| !g.aggs.is_empty())
+                .collect();
+            let only: Vec<scan::Grouping> = mine.iter().map(|(_, g)| g.clone()).collect();
+            let results = self.scan_root(root, &only)?;
+            for ((i, g), (keys, accs)) in mine.into_iter().zip(results) {
+                found[i].push((g.aggs, keys, accs));
+            }
+        }
+        for (g, per_root) in groupings.iter().zip(found) {
+            let table = self.group_table(&g.dims, per_root);
+            self.tables.insert(g.dims.clone(), table);
+        }
+        // Finer tables first: a correlation reads its inputs from the finer table.
+        let mut order: Vec<usize> = (0..sets.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(sets[i].0.len()));
+        for i in order {
+            let (dims, kpis) = &sets[i];
+            for &k in kpis {
+                let values = self.kpi_values(dims, k);
+                if let Some(t) = self.tables.get_mut(dims) {
+                    t.kpis.insert(k, values);
                 }
             }
         }
-        let missing: Vec<KpiId> =
-            kpis.iter().copied().filter(|k| !self.tables[&key].kpis.contains_key(k)).collect();
-        for k in missing {
-            let values = self.kpi_values(&key, k);
-            if let Some(t) = self.tables.get_mut(&key) {
-                t.kpis.insert(k, values);
-            }
-        }
-        Ok(key)
+        Ok(())
     }
 
-    /// Scans the datasets the KPIs' aggregates read and fills their accumulators.
-    fn scan(&self, dims: &[DimId], kpis: &[KpiId]) -> Result<GroupTable, Diagnostic> {
-        let mut aggs: Vec<AggId> = Vec::new();
-        for &k in kpis {
-            kpi::agg_refs(&self.program.kpis[k].expr, &mut aggs);
-        }
-        aggs.sort_unstable();
-        aggs.dedup();
-        let mut roots: Vec<DatasetId> =
-            aggs.iter().map(|&a| self.program.aggregates[a].dataset).collect();
-        roots.sort_unstable();
-        roots.dedup();
-        let mut per_root = Vec::new();
-        for &root in &roots {
-            let root_aggs: Vec<AggId> = aggs
-                .iter()
-                .copied()
-                .filter(|&a| self.program.aggregates[a].dataset == root)
-                .collect();
-            per_root.push((root_aggs.clone(), self.scan_root(root, dims, &root_aggs)?));
-        }
-        // Union of the groups found in each dataset, sorted by key.
+    /// The groups of all datasets together, sorted, with each aggregate's values.
+    fn group_table(
+        &self,
+        dims: &[DimId],
+        per_root: Vec<(Vec<AggId>, Vec<Vec<Key>>, Vec<Acc>)>,
+    ) -> GroupTable {
         let mut keys: Vec<Vec<Key>> =
-            per_root.iter().flat_map(|(_, (k, _))| k.iter().cloned()).collect();
+            per_root.iter().flat_map(|(_, k, _)| k.iter().cloned()).collect();
         if dims.is_empty() {
             keys = vec![Vec::new()];
         }
         keys.sort();
         keys.dedup();
         let mut out = HashMap::new();
-        for (root_aggs, (local_keys, accs)) in per_root {
+        for (aggs, local_keys, accs) in per_root {
             let to_local: Vec<Option<usize>> = {
                 let local: HashMap<&Vec<Key>, usize> =
                     local_keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
                 keys.iter().map(|k| local.get(k).copied()).collect()
             };
-            for (a, mut acc) in root_aggs.into_iter().zip(accs) {
+            for (a, mut acc) in aggs.into_iter().zip(accs) {
                 let func = self.program.aggregates[a].func;
                 let empty_value =
                     matches!(func, AggFunc::CountRows | AggFunc::Count | AggFunc::CountDistinct)
@@ -280,28 +349,23 @@ impl Engine<'_> {
                 out.insert(a, (values, fed));
             }
         }
-        Ok(GroupTable { keys, aggs: out, kpis: HashMap::new() })
+        GroupTable { keys, aggs: out, kpis: HashMap::new() }
     }
 
-    /// One pass over a dataset: every aggregate rooted there, for one grouping.
+    /// One pass over a dataset's rows in blocks, feeding every grouping.
     fn scan_root(
         &self,
         root: DatasetId,
-        dims: &[DimId],
-        aggs: &[AggId],
-    ) -> Result<(Vec<Vec<Key>>, Vec<Acc>), Diagnostic> {
+        groupings: &[scan::Grouping],
+    ) -> Result<Vec<(Vec<Vec<Key>>, Vec<Acc>)>, Diagnostic> {
         let rows = self.data.rows(root);
-        let mut grouper = Grouper::new(dims.len(), self.max_groups);
-        let mut accs: Vec<Acc> =
-            aggs.iter().map(|&a| Acc::new(self.program.aggregates[a].func)).collect();
-        let column = |d: DatasetId, c: &str| self.data.column(d, c);
-        let dicts = |d: DatasetId, c: &str| self.data.dict(d, c);
-        let mut groups = Vec::new();
         let name = &self.program.datasets[root].name;
         let fail = |msg: String| {
             Diagnostic::error(Code::BadValue, format!("while reading `{name}`: {msg}"))
         };
-        for start in (0..rows).step_by(CHUNK) {
+        let column = |d: DatasetId, c: &str| self.data.column(d, c);
+        let dicts = |d: DatasetId, c: &str| self.data.dict(d, c);
+        let work = |start: usize| -> Result<scan::Partial, Diagnostic> {
             if self.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
                 return Err(Diagnostic::error(Code::Interrupted, "interrupted"));
             }
@@ -312,39 +376,20 @@ impl Engine<'_> {
                 column: &column,
                 dicts: &dicts,
             };
-            let dim_values: Vec<_> = dims
-                .iter()
-                .map(|&d| frame.eval(&self.program.dims[d].expr))
-                .collect::<Result<_, _>>()
-                .map_err(fail)?;
-            let keep = self.filter.map(|f| frame.bools(f)).transpose().map_err(fail)?;
-            grouper.assign(&dim_values, keep.as_deref(), frame.rows.len(), &mut groups).map_err(
-                |limit| {
-                    Diagnostic::error(
-                        Code::DataLimit,
-                        format!("grouping produced more than {limit} groups (the limit)"),
-                    )
-                    .help("group by fewer or coarser dims, or raise the limit with --max-groups")
-                },
-            )?;
-            for (acc, &a) in accs.iter_mut().zip(aggs) {
-                let def = &self.program.aggregates[a];
-                acc.grow(grouper.len());
-                let own = def.filter.as_ref().map(|f| frame.bools(f)).transpose().map_err(fail)?;
-                let mask = match (&keep, own) {
-                    (None, m) => m,
-                    (Some(k), None) => Some(k.clone()),
-                    (Some(k), Some(m)) => Some(
-                        k.iter().zip(m).map(|(&a, b)| vector::logic(BinaryOp::And, a, b)).collect(),
-                    ),
-                };
-                let arg = def.arg.as_ref().map(|x| frame.eval(x)).transpose().map_err(fail)?;
-                acc.feed(&groups, mask.as_deref(), arg.as_ref()).map_err(fail)?;
-            }
-        }
-        for acc in &mut accs {
-            acc.grow(grouper.len());
-        }
-        Ok((grouper.into_keys(), accs))
+            scan::feed_block(self.program, &frame, self.filter, groupings).map_err(fail)
+        };
+        let mut merged = scan::Merged::new(self.program, groupings, self.max_groups);
+        scan::run_ordered((0..rows).step_by(CHUNK), self.threads, &work, |p| {
+            merged.add(p).map_err(too_many_groups)
+        })?;
+        Ok(merged.finish())
     }
+}
+
+fn too_many_groups(limit: usize) -> Diagnostic {
+    Diagnostic::error(
+        Code::DataLimit,
+        format!("grouping produced more than {limit} groups (the limit)"),
+    )
+    .help("group by fewer or coarser dims, or raise the limit with --max-groups")
 }

@@ -1,0 +1,216 @@
+//! One pass over a dataset feeds every grouping and aggregate that reads it.
+//!
+//! Rows are taken in blocks. Each block is grouped and aggregated on its own (so blocks
+//! can run on several threads), and the partial results are merged in block order, so
+//! the result does not depend on the number of threads.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+
+use super::agg::Acc;
+use super::group::{Grouper, Key};
+use super::vector::{self, Frame};
+use crate::program::*;
+
+/// One grouping computed during a scan: its dims and the aggregates it feeds.
+#[derive(Debug, Clone)]
+pub struct Grouping {
+    pub dims: Vec<DimId>,
+    pub aggs: Vec<AggId>,
+}
+
+/// Keys and accumulators of each grouping, over some rows.
+pub struct Partial {
+    sets: Vec<(Vec<Vec<Key>>, Vec<Acc>)>,
+}
+
+/// Groups a block's rows and feeds its aggregates.
+pub fn feed_block(
+    program: &Program,
+    frame: &Frame<'_>,
+    filter: Option<&RowExpr>,
+    groupings: &[Grouping],
+) -> Result<Partial, String> {
+    let keep = filter.map(|f| frame.bools(f)).transpose()?;
+    let mut sets = Vec::with_capacity(groupings.len());
+    let mut groups = Vec::new();
+    // Aggregate arguments and filters are shared by groupings: evaluate each once.
+    let mut masks: HashMap<AggId, Option<Vec<u8>>> = HashMap::new();
+    let mut args: HashMap<AggId, Option<vector::Vector>> = HashMap::new();
+    for g in groupings {
+        let dims: Vec<_> =
+            g.dims.iter().map(|&d| frame.eval(&program.dims[d].expr)).collect::<Result<_, _>>()?;
+        let mut grouper = Grouper::new(g.dims.len(), usize::MAX);
+        grouper
+            .assign(&dims, keep.as_deref(), frame.rows.len(), &mut groups)
+            .map_err(|_| "too many groups".to_string())?;
+        let mut accs = Vec::with_capacity(g.aggs.len());
+        for &a in &g.aggs {
+            let def = &program.aggregates[a];
+            if !masks.contains_key(&a) {
+                let own = def.filter.as_ref().map(|f| frame.bools(f)).transpose()?;
+                let mask = match (&keep, own) {
+                    (None, m) => m,
+                    (Some(k), None) => Some(k.clone()),
+                    (Some(k), Some(m)) => Some(
+                        k.iter().zip(m).map(|(&a, b)| vector::logic(BinaryOp::And, a, b)).collect(),
+                    ),
+                };
+                masks.insert(a, mask);
+                args.insert(a, def.arg.as_ref().map(|x| frame.eval(x)).transpose()?);
+            }
+            let mut acc = Acc::new(def.func);
+            acc.grow(grouper.len());
+            acc.feed(&groups, masks[&a].as_deref(), args[&a].as_ref())?;
+            accs.push(acc);
+        }
+        sets.push((grouper.into_keys(), accs));
+    }
+    Ok(Partial { sets })
+}
+
+/// Partials merged in block order.
+pub struct Merged {
+    sets: Vec<MergedSet>,
+    limit: usize,
+}
+
+struct MergedSet {
+    index: HashMap<Vec<Key>, u32>,
+    keys: Vec<Vec<Key>>,
+    accs: Vec<Acc>,
+}
+
+impl Merged {
+    pub fn new(program: &Program, groupings: &[Grouping], limit: usize) -> Merged {
+        let sets = groupings
+            .iter()
+            .map(|g| MergedSet {
+                index: HashMap::new(),
+                keys: Vec::new(),
+                accs: g.aggs.iter().map(|&a| Acc::new(program.aggregates[a].func)).collect(),
+            })
+            .collect();
+        Merged { sets, limit }
+    }
+
+    /// Adds a block's partial; `Err(limit)` when the groups exceed the limit.
+    pub fn add(&mut self, partial: Partial) -> Result<(), usize> {
+        for (set, (keys, accs)) in self.sets.iter_mut().zip(partial.sets) {
+            let mut map = Vec::with_capacity(keys.len());
+            for key in keys {
+                let next = u32::try_from(set.keys.len()).unwrap_or(u32::MAX);
+                let id = match set.index.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        if set.keys.len() >= self.limit {
+                            return Err(self.limit);
+                        }
+                        set.index.insert(key.clone(), next);
+                        set.keys.push(key);
+                        next
+                    }
+                };
+                map.push(id);
+            }
+            for (global, local) in set.accs.iter_mut().zip(accs) {
+                global.grow(set.keys.len());
+                global.merge_mapped(local, &map);
+            }
+        }
+        Ok(())
+    }
+
+    /// Per grouping: the keys found and the accumulators, in the same group order.
+    pub fn finish(self) -> Vec<(Vec<Vec<Key>>, Vec<Acc>)> {
+        self.sets
+            .into_iter()
+            .map(|mut s| {
+                for acc in &mut s.accs {
+                    acc.grow(s.keys.len());
+                }
+                (s.keys, s.accs)
+            })
+            .collect()
+    }
+}
+
+/// Worker threads to use: `KPIBLEND_THREADS`, else the machine's parallelism.
+pub fn default_threads() -> usize {
+    std::env::var("KPIBLEND_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+}
+
+/// Runs `work` on every block, on `threads` threads, and hands the results to `merge`
+/// in block order. Stops at the first error (of `work` or of `merge`).
+pub fn run_ordered<B, R, E>(
+    blocks: impl Iterator<Item = B> + Send,
+    threads: usize,
+    work: &(dyn Fn(B) -> Result<R, E> + Sync),
+    mut merge: impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E>
+where
+    B: Send,
+    R: Send,
+    E: Send,
+{
+    if threads <= 1 {
+        for b in blocks {
+            merge(work(b)?)?;
+        }
+        return Ok(());
+    }
+    let (task_tx, task_rx) = mpsc::sync_channel::<(usize, B)>(threads * 2);
+    let task_rx = std::sync::Mutex::new(task_rx);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (done_tx, done_rx) = mpsc::sync_channel::<(usize, Result<R, E>)>(threads * 2);
+        for _ in 0..threads {
+            let (rx, tx, stop) = (&task_rx, done_tx.clone(), &stop);
+            scope.spawn(move || {
+                loop {
+                    let next = rx.lock().map_or(None, |r| r.recv().ok());
+                    let Some((i, b)) = next else { break };
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        continue;
+                    }
+                    if tx.send((i, work(b))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let stop_feeding = &stop;
+        let feeder = scope.spawn(move || {
+            for (i, b) in blocks.enumerate() {
+                if stop_feeding.load(std::sync::atomic::Ordering::Relaxed)
+                    || task_tx.send((i, b)).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let mut pending: std::collections::BTreeMap<usize, Result<R, E>> =
+            std::collections::BTreeMap::new();
+        let mut next = 0;
+        let mut result = Ok(());
+        for (i, r) in done_rx.iter() {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&next) {
+                next += 1;
+                if result.is_ok() {
+                    result = r.and_then(&mut merge);
+                    if result.is_err() {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        let _ = feeder.join();
+        result
+    })
+}
