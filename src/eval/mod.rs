@@ -176,6 +176,10 @@ fn item_meta(program: &Program, item: ItemRef) -> ItemMeta {
     }
 }
 
+/// What one dataset's scan found for one grouping: its aggregates, the group keys, and
+/// the accumulators in the same group order.
+type Found = (Vec<AggId>, Vec<Vec<Key>>, Vec<Acc>);
+
 /// Aggregates and KPIs for one grouping, groups sorted by key.
 pub(crate) struct GroupTable {
     pub keys: Vec<Vec<Key>>,
@@ -269,8 +273,7 @@ impl Engine<'_> {
         roots.sort_unstable();
         roots.dedup();
         // Per grouping: (aggregates, keys, accumulators) from each dataset.
-        let mut found: Vec<Vec<(Vec<AggId>, Vec<Vec<Key>>, Vec<Acc>)>> =
-            (0..groupings.len()).map(|_| Vec::new()).collect();
+        let mut found: Vec<Vec<Found>> = (0..groupings.len()).map(|_| Vec::new()).collect();
         for root in roots {
             let mine: Vec<(usize, scan::Grouping)> = groupings
                 .iter()
@@ -317,11 +320,7 @@ impl Engine<'_> {
     }
 
     /// The groups of all datasets together, sorted, with each aggregate's values.
-    fn group_table(
-        &self,
-        dims: &[DimId],
-        per_root: Vec<(Vec<AggId>, Vec<Vec<Key>>, Vec<Acc>)>,
-    ) -> GroupTable {
+    fn group_table(&self, dims: &[DimId], per_root: Vec<Found>) -> GroupTable {
         let mut keys: Vec<Vec<Key>> =
             per_root.iter().flat_map(|(_, k, _)| k.iter().cloned()).collect();
         if dims.is_empty() {

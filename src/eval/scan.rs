@@ -47,7 +47,7 @@ pub fn feed_block(
         let mut accs = Vec::with_capacity(g.aggs.len());
         for &a in &g.aggs {
             let def = &program.aggregates[a];
-            if !masks.contains_key(&a) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = masks.entry(a) {
                 let own = def.filter.as_ref().map(|f| frame.bools(f)).transpose()?;
                 let mask = match (&keep, own) {
                     (None, m) => m,
@@ -56,7 +56,7 @@ pub fn feed_block(
                         k.iter().zip(m).map(|(&a, b)| vector::logic(BinaryOp::And, a, b)).collect(),
                     ),
                 };
-                masks.insert(a, mask);
+                slot.insert(mask);
                 args.insert(a, def.arg.as_ref().map(|x| frame.eval(x)).transpose()?);
             }
             let mut acc = Acc::new(def.func);

@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(value(Some(4.2194), &Unit::Plain), "4.219");
         assert_eq!(value(Some(4.2), &Unit::Plain), "4.2");
         assert_eq!(value(Some(123.456), &Unit::Plain), "123.46");
-        assert_eq!(value(Some(-0.2345), &Unit::Plain), "-0.235");
+        assert_eq!(value(Some(-0.2346), &Unit::Plain), "-0.235");
         assert_eq!(value(None, &Unit::Plain), "–");
         assert_eq!(bound(Some(Bound { op: CmpOp::Le, value: 360.0 }), &Unit::Seconds), "≤ 6m");
     }
