@@ -255,42 +255,6 @@ pub fn percentile_cont(values: &mut [f64], q: f64) -> Option<f64> {
     Some(low + (high - low) * frac)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentile_interpolates_like_percentile_cont() {
-        // PostgreSQL: percentile_cont(0.9) within group (order by x) over 1..4 = 3.7
-        assert_eq!(percentile_cont(&mut [4.0, 1.0, 3.0, 2.0], 0.9), Some(3.7));
-        assert_eq!(percentile_cont(&mut [5.0, 1.0, 3.0], 0.5), Some(3.0));
-        assert_eq!(percentile_cont(&mut [1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
-        assert_eq!(percentile_cont(&mut [7.0], 0.9), Some(7.0));
-        assert_eq!(percentile_cont(&mut [2.0, 9.0], 0.0), Some(2.0));
-        assert_eq!(percentile_cont(&mut [2.0, 9.0], 1.0), Some(9.0));
-        assert_eq!(percentile_cont(&mut [], 0.5), None);
-    }
-
-    #[test]
-    fn stddev_merges_partial_moments_exactly() {
-        let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
-        let mut whole = Acc::new(AggFunc::Stddev);
-        whole.grow(1);
-        whole.feed(&[0; 8], None, Some(&Vector::Num(xs.to_vec()))).unwrap();
-        let mut a = Acc::new(AggFunc::Stddev);
-        a.grow(1);
-        a.feed(&[0; 3], None, Some(&Vector::Num(xs[..3].to_vec()))).unwrap();
-        let mut b = Acc::new(AggFunc::Stddev);
-        b.grow(1);
-        b.feed(&[0; 5], None, Some(&Vector::Num(xs[3..].to_vec()))).unwrap();
-        a.merge(b);
-        // sample variance of xs = 32 / 7
-        let expected = (32.0f64 / 7.0).sqrt();
-        assert!((whole.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
-        assert!((a.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
-    }
-}
-
 impl Acc {
     /// Adds `other`, whose group `i` is this accumulator's group `map[i]`.
     pub fn merge_mapped(&mut self, other: Acc, map: &[u32]) {
@@ -332,4 +296,40 @@ fn chan(a: (u64, f64, f64), b: (u64, f64, f64)) -> (u64, f64, f64) {
     let (fa, fb, fnn) = (na as f64, nb as f64, n as f64);
     let delta = mb - ma;
     (n, ma + delta * fb / fnn, m2a + m2b + delta * delta * fa * fb / fnn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_interpolates_like_percentile_cont() {
+        // PostgreSQL: percentile_cont(0.9) within group (order by x) over 1..4 = 3.7
+        assert_eq!(percentile_cont(&mut [4.0, 1.0, 3.0, 2.0], 0.9), Some(3.7));
+        assert_eq!(percentile_cont(&mut [5.0, 1.0, 3.0], 0.5), Some(3.0));
+        assert_eq!(percentile_cont(&mut [1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
+        assert_eq!(percentile_cont(&mut [7.0], 0.9), Some(7.0));
+        assert_eq!(percentile_cont(&mut [2.0, 9.0], 0.0), Some(2.0));
+        assert_eq!(percentile_cont(&mut [2.0, 9.0], 1.0), Some(9.0));
+        assert_eq!(percentile_cont(&mut [], 0.5), None);
+    }
+
+    #[test]
+    fn stddev_merges_partial_moments_exactly() {
+        let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        let mut whole = Acc::new(AggFunc::Stddev);
+        whole.grow(1);
+        whole.feed(&[0; 8], None, Some(&Vector::Num(xs.to_vec()))).unwrap();
+        let mut a = Acc::new(AggFunc::Stddev);
+        a.grow(1);
+        a.feed(&[0; 3], None, Some(&Vector::Num(xs[..3].to_vec()))).unwrap();
+        let mut b = Acc::new(AggFunc::Stddev);
+        b.grow(1);
+        b.feed(&[0; 5], None, Some(&Vector::Num(xs[3..].to_vec()))).unwrap();
+        a.merge(b);
+        // sample variance of xs = 32 / 7
+        let expected = (32.0f64 / 7.0).sqrt();
+        assert!((whole.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
+        assert!((a.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
+    }
 }

@@ -356,7 +356,7 @@ impl Engine<'_> {
         &self,
         root: DatasetId,
         groupings: &[scan::Grouping],
-    ) -> Result<Vec<(Vec<Vec<Key>>, Vec<Acc>)>, Diagnostic> {
+    ) -> Result<Vec<scan::Groups>, Diagnostic> {
         let rows = self.data.rows(root);
         let name = &self.program.datasets[root].name;
         let fail = |msg: String| {

@@ -19,9 +19,12 @@ pub struct Grouping {
     pub aggs: Vec<AggId>,
 }
 
+/// One grouping's group keys and accumulators, in the same group order.
+pub type Groups = (Vec<Vec<Key>>, Vec<Acc>);
+
 /// Keys and accumulators of each grouping, over some rows.
 pub struct Partial {
-    sets: Vec<(Vec<Vec<Key>>, Vec<Acc>)>,
+    sets: Vec<Groups>,
 }
 
 /// Groups a block's rows and feeds its aggregates.
@@ -122,7 +125,7 @@ impl Merged {
     }
 
     /// Per grouping: the keys found and the accumulators, in the same group order.
-    pub fn finish(self) -> Vec<(Vec<Vec<Key>>, Vec<Acc>)> {
+    pub fn finish(self) -> Vec<Groups> {
         self.sets
             .into_iter()
             .map(|mut s| {
