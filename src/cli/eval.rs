@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use kpiblend::check::{self, CheckOptions, Checked};
-use kpiblend::data::BadRows;
+use kpiblend::data::{BadRows, LoadOptions};
 use kpiblend::diagnostic::{Code, Diagnostic};
-use kpiblend::eval::{self, Cell, Data, DataOptions, Report, Request, Status, Verdict};
+use kpiblend::eval::{self, Cell, Report, Request, Status, Verdict};
 use kpiblend::render::{diagnostics as diag_render, table};
 
 use super::output::{Closed, eprint};
@@ -47,6 +47,9 @@ pub struct EvalArgs {
     /// Stop when a grouping produces more groups than this
     #[arg(long, default_value_t = eval::MAX_GROUPS)]
     pub max_groups: usize,
+    /// Worker threads (default: all cores; results do not depend on it)
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    pub threads: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -114,21 +117,17 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         (None, None) => Request::scorecard(program),
     };
     let request = Request { max_groups: args.max_groups, ..request };
-    let mut load = DataOptions::default();
-    load.load.bad_rows =
-        if args.bad_rows == BadRowsArg::Skip { BadRows::Skip } else { BadRows::Fail };
-    let data = match Data::load(program, &load) {
-        Ok(d) => d,
-        Err(errors) => {
-            print_all(&errors, program, err_color);
-            return Ok(Outcome::Failure);
+    let load = LoadOptions { bad_rows: if args.bad_rows == BadRowsArg::Skip { BadRows::Skip } else { BadRows::Fail }, ..LoadOptions::default() };
+    let request = Request { threads: args.threads, ..request };
+    let report = match eval::evaluate_files(program, &request, &load) {
+        Ok((report, warnings)) => {
+            print_all(&warnings, program, err_color);
+            report
         }
-    };
-    print_all(&data.warnings, program, err_color);
-    let report = match eval::evaluate(program, &data, &request) {
-        Ok(r) => r,
         Err(errors) => {
+            let interrupted = errors.iter().any(|d| d.code == Code::Interrupted);
             print_all(&errors, program, err_color);
+            let _ = interrupted;
             return Ok(Outcome::Failure);
         }
     };

@@ -13,6 +13,7 @@ pub mod keys;
 mod kpi;
 pub mod report;
 pub mod scan;
+mod stream;
 pub mod vector;
 
 use std::collections::HashMap;
@@ -80,6 +81,32 @@ impl Request {
 /// Computes a report. Errors are data errors found while evaluating (a column of the
 /// wrong type, too many groups); the program itself was already checked.
 pub fn evaluate(program: &Program, data: &Data, req: &Request) -> Result<Report, Vec<Diagnostic>> {
+    match run(program, data, req, None) {
+        Ok((report, _)) => Ok(report),
+        Err(Stop::Error(d)) => Err(vec![d]),
+        Err(Stop::Fallback(why)) => unreachable!("loaded data never falls back ({why})"),
+    }
+}
+
+/// Evaluates straight from the datasets' files. Well-formed files are streamed in
+/// blocks on several threads, keeping in memory only the columns that links reach;
+/// anything unusual is read again by the careful loader, so errors and results are the
+/// same either way. Returns the report and the warnings (skipped rows, missing keys).
+pub fn evaluate_files(program: &Program, req: &Request, load: &crate::data::LoadOptions) -> Result<(Report, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let streamable = load.bad_rows == crate::data::BadRows::Fail && load.null_tokens.is_empty();
+    if streamable {
+        match run(program, &Data::default(), req, Some(load)) {
+            Ok(r) => return Ok(r),
+            Err(Stop::Error(d)) if d.code == Code::Interrupted || d.code == Code::DataLimit => return Err(vec![d]),
+            Err(_) => {}
+        }
+    }
+    let data = Data::load(program, &DataOptions { load: load.clone(), all_columns: false })?;
+    let report = evaluate(program, &data, req)?;
+    Ok((report, data.warnings))
+}
+
+fn run(program: &Program, data: &Data, req: &Request, files: Option<&crate::data::LoadOptions>) -> Result<(Report, Vec<Diagnostic>), Stop> {
     let mut engine = Engine {
         program,
         data,
@@ -87,6 +114,8 @@ pub fn evaluate(program: &Program, data: &Data, req: &Request) -> Result<Report,
         max_groups: req.max_groups,
         cancel: req.cancel.clone(),
         threads: if req.threads == 0 { scan::default_threads() } else { req.threads },
+        files,
+        warnings: std::sync::Mutex::new(Vec::new()),
         tables: HashMap::new(),
     };
     let kpis = engine.needed_kpis(&req.items);
@@ -94,7 +123,7 @@ pub fn evaluate(program: &Program, data: &Data, req: &Request) -> Result<Report,
     if !req.by.is_empty() {
         sets.push((Vec::new(), kpis));
     }
-    engine.compute(sets).map_err(|d| vec![d])?;
+    engine.compute(sets)?;
     let rows_table = req.by.clone();
     let total = if req.by.is_empty() {
         None
@@ -127,14 +156,15 @@ pub fn evaluate(program: &Program, data: &Data, req: &Request) -> Result<Report,
             text: n.text.clone(),
         })
         .collect();
-    Ok(Report {
+    let report = Report {
         version: SCHEMA_VERSION,
         by,
         items: req.items.iter().map(|&i| item_meta(program, i)).collect(),
         rows,
         total,
         notes,
-    })
+    };
+    Ok((report, engine.warnings.into_inner().unwrap_or_default()))
 }
 
 fn item_meta(program: &Program, item: ItemRef) -> ItemMeta {
@@ -196,7 +226,25 @@ pub(crate) struct Engine<'a> {
     max_groups: usize,
     cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     threads: usize,
+    /// Read straight from the data files (streaming) with these options, instead of `data`.
+    files: Option<&'a crate::data::LoadOptions>,
+    /// Warnings found while streaming (missing link keys).
+    warnings: std::sync::Mutex<Vec<Diagnostic>>,
     tables: HashMap<Vec<DimId>, GroupTable>,
+}
+
+/// Why an evaluation stopped.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    Error(Diagnostic),
+    /// Streaming met something unusual; read the files carefully instead.
+    Fallback(String),
+}
+
+impl From<Diagnostic> for Stop {
+    fn from(d: Diagnostic) -> Stop {
+        Stop::Error(d)
+    }
 }
 
 impl Engine<'_> {
@@ -228,7 +276,7 @@ impl Engine<'_> {
     /// Computes the tables of the given groupings (and of the finer groupings their
     /// correlations need): one scan per dataset feeds them all, then KPIs are computed
     /// per table, finer tables first.
-    fn compute(&mut self, mut sets: Vec<(Vec<DimId>, Vec<KpiId>)>) -> Result<(), Diagnostic> {
+    fn compute(&mut self, mut sets: Vec<(Vec<DimId>, Vec<KpiId>)>) -> Result<(), Stop> {
         let mut i = 0;
         while i < sets.len() {
             let (dims, kpis) = sets[i].clone();
@@ -272,31 +320,30 @@ impl Engine<'_> {
             .collect();
         roots.sort_unstable();
         roots.dedup();
+        // Per dataset: the groupings (by index) with the aggregates rooted there.
+        let jobs: Vec<(DatasetId, Vec<(usize, scan::Grouping)>)> = roots
+            .into_iter()
+            .map(|root| {
+                let mine = groupings
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| {
+                        let aggs = g.aggs.iter().copied().filter(|&a| self.program.aggregates[a].dataset == root).collect();
+                        (i, scan::Grouping { dims: g.dims.clone(), aggs })
+                    })
+                    .filter(|(_, g)| !g.aggs.is_empty())
+                    .collect();
+                (root, mine)
+            })
+            .collect();
+        let results = match self.files {
+            Some(load) => stream::scan_all(self, &jobs, load)?,
+            None => jobs.iter().map(|(root, mine)| self.scan_root(*root, &mine.iter().map(|(_, g)| g.clone()).collect::<Vec<_>>())).collect::<Result<_, _>>()?,
+        };
         // Per grouping: (aggregates, keys, accumulators) from each dataset.
         let mut found: Vec<Vec<Found>> = (0..groupings.len()).map(|_| Vec::new()).collect();
-        for root in roots {
-            let mine: Vec<(usize, scan::Grouping)> = groupings
-                .iter()
-                .enumerate()
-                .map(|(i, g)| {
-                    (
-                        i,
-                        scan::Grouping {
-                            dims: g.dims.clone(),
-                            aggs: g
-                                .aggs
-                                .iter()
-                                .copied()
-                                .filter(|&a| self.program.aggregates[a].dataset == root)
-                                .collect(),
-                        },
-                    )
-                })
-                .filter(|(_, g)| !g.aggs.is_empty())
-                .collect();
-            let only: Vec<scan::Grouping> = mine.iter().map(|(_, g)| g.clone()).collect();
-            let results = self.scan_root(root, &only)?;
-            for ((i, g), (keys, accs)) in mine.into_iter().zip(results) {
+        for ((_, mine), per_grouping) in jobs.into_iter().zip(results) {
+            for ((i, g), (keys, accs)) in mine.into_iter().zip(per_grouping) {
                 found[i].push((g.aggs, keys, accs));
             }
         }
