@@ -117,7 +117,10 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         (None, None) => Request::scorecard(program),
     };
     let request = Request { max_groups: args.max_groups, ..request };
-    let load = LoadOptions { bad_rows: if args.bad_rows == BadRowsArg::Skip { BadRows::Skip } else { BadRows::Fail }, ..LoadOptions::default() };
+    let load = LoadOptions {
+        bad_rows: if args.bad_rows == BadRowsArg::Skip { BadRows::Skip } else { BadRows::Fail },
+        ..LoadOptions::default()
+    };
     let request = Request { threads: args.threads, ..request };
     let report = match eval::evaluate_files(program, &request, &load) {
         Ok((report, warnings)) => {

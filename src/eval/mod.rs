@@ -92,12 +92,18 @@ pub fn evaluate(program: &Program, data: &Data, req: &Request) -> Result<Report,
 /// blocks on several threads, keeping in memory only the columns that links reach;
 /// anything unusual is read again by the careful loader, so errors and results are the
 /// same either way. Returns the report and the warnings (skipped rows, missing keys).
-pub fn evaluate_files(program: &Program, req: &Request, load: &crate::data::LoadOptions) -> Result<(Report, Vec<Diagnostic>), Vec<Diagnostic>> {
+pub fn evaluate_files(
+    program: &Program,
+    req: &Request,
+    load: &crate::data::LoadOptions,
+) -> Result<(Report, Vec<Diagnostic>), Vec<Diagnostic>> {
     let streamable = load.bad_rows == crate::data::BadRows::Fail && load.null_tokens.is_empty();
     if streamable {
         match run(program, &Data::default(), req, Some(load)) {
             Ok(r) => return Ok(r),
-            Err(Stop::Error(d)) if d.code == Code::Interrupted || d.code == Code::DataLimit => return Err(vec![d]),
+            Err(Stop::Error(d)) if d.code == Code::Interrupted || d.code == Code::DataLimit => {
+                return Err(vec![d]);
+            }
             Err(_) => {}
         }
     }
@@ -106,7 +112,12 @@ pub fn evaluate_files(program: &Program, req: &Request, load: &crate::data::Load
     Ok((report, data.warnings))
 }
 
-fn run(program: &Program, data: &Data, req: &Request, files: Option<&crate::data::LoadOptions>) -> Result<(Report, Vec<Diagnostic>), Stop> {
+fn run(
+    program: &Program,
+    data: &Data,
+    req: &Request,
+    files: Option<&crate::data::LoadOptions>,
+) -> Result<(Report, Vec<Diagnostic>), Stop> {
     let mut engine = Engine {
         program,
         data,
@@ -328,7 +339,12 @@ impl Engine<'_> {
                     .iter()
                     .enumerate()
                     .map(|(i, g)| {
-                        let aggs = g.aggs.iter().copied().filter(|&a| self.program.aggregates[a].dataset == root).collect();
+                        let aggs = g
+                            .aggs
+                            .iter()
+                            .copied()
+                            .filter(|&a| self.program.aggregates[a].dataset == root)
+                            .collect();
                         (i, scan::Grouping { dims: g.dims.clone(), aggs })
                     })
                     .filter(|(_, g)| !g.aggs.is_empty())
@@ -338,7 +354,12 @@ impl Engine<'_> {
             .collect();
         let results = match self.files {
             Some(load) => stream::scan_all(self, &jobs, load)?,
-            None => jobs.iter().map(|(root, mine)| self.scan_root(*root, &mine.iter().map(|(_, g)| g.clone()).collect::<Vec<_>>())).collect::<Result<_, _>>()?,
+            None => jobs
+                .iter()
+                .map(|(root, mine)| {
+                    self.scan_root(*root, &mine.iter().map(|(_, g)| g.clone()).collect::<Vec<_>>())
+                })
+                .collect::<Result<_, _>>()?,
         };
         // Per grouping: (aggregates, keys, accumulators) from each dataset.
         let mut found: Vec<Vec<Found>> = (0..groupings.len()).map(|_| Vec::new()).collect();

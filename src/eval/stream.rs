@@ -21,7 +21,11 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::program::*;
 
 /// Scans every job's dataset once; results are in job order.
-pub(super) fn scan_all(engine: &Engine<'_>, jobs: &[(DatasetId, Vec<(usize, Grouping)>)], load: &LoadOptions) -> Result<Vec<Vec<Groups>>, Stop> {
+pub(super) fn scan_all(
+    engine: &Engine<'_>,
+    jobs: &[(DatasetId, Vec<(usize, Grouping)>)],
+    load: &LoadOptions,
+) -> Result<Vec<Vec<Groups>>, Stop> {
     let program = engine.program;
     let n = program.datasets.len();
     // What each root reads, and from which datasets through which links.
@@ -75,9 +79,11 @@ pub(super) fn scan_all(engine: &Engine<'_>, jobs: &[(DatasetId, Vec<(usize, Grou
     let mut kept_tables: HashMap<String, Table> = HashMap::new();
     let mut results: Vec<Option<Vec<Groups>>> = vec![None; jobs.len()];
     for d in order {
-        let data = Data::from_tables(program, kept_tables.clone()).map_err(|mut e| Stop::Error(e.remove(0)))?;
+        let data = Data::from_tables(program, kept_tables.clone())
+            .map_err(|mut e| Stop::Error(e.remove(0)))?;
         let job = jobs.iter().position(|(r, _)| *r == d);
-        let groupings: Vec<Grouping> = job.map(|j| jobs[j].1.iter().map(|(_, g)| g.clone()).collect()).unwrap_or_default();
+        let groupings: Vec<Grouping> =
+            job.map(|j| jobs[j].1.iter().map(|(_, g)| g.clone()).collect()).unwrap_or_default();
         let (groups, table) = scan_dataset(engine, d, &groupings, &own[d], &kept[d], &data, load)?;
         if let Some(j) = job {
             results[j] = Some(groups);
@@ -107,28 +113,37 @@ fn scan_dataset(
 ) -> Result<(Vec<Groups>, Table), Stop> {
     let program = engine.program;
     let ds = &program.datasets[d];
-    let schema = ds.schema.as_ref().ok_or_else(|| Stop::Fallback(format!("no schema for `{}`", ds.name)))?;
+    let schema =
+        ds.schema.as_ref().ok_or_else(|| Stop::Fallback(format!("no schema for `{}`", ds.name)))?;
     let type_of = |c: &str| ds.declared.iter().chain(schema).find(|(n, _)| n == c).map(|(_, t)| *t);
     let names: BTreeSet<&String> = own.iter().chain(kept).collect();
-    let wanted: Vec<(String, ColumnType)> = names.iter().map(|c| type_of(c).map(|t| ((*c).clone(), t))).collect::<Option<_>>().ok_or_else(|| Stop::Fallback("a column has no type".into()))?;
-    let kept_slots: Vec<usize> = wanted.iter().enumerate().filter(|(_, (c, _))| kept.contains(c)).map(|(i, _)| i).collect();
+    let wanted: Vec<(String, ColumnType)> = names
+        .iter()
+        .map(|c| type_of(c).map(|t| ((*c).clone(), t)))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Stop::Fallback("a column has no type".into()))?;
+    let kept_slots: Vec<usize> =
+        wanted.iter().enumerate().filter(|(_, (c, _))| kept.contains(c)).map(|(i, _)| i).collect();
 
     // Links of this dataset, with the index of their target's key column.
     let mut hops: Vec<(usize, KeyIndex)> = Vec::new();
     for (li, link) in ds.links.iter().enumerate() {
         if let Some(col) = data.column(link.target, &link.target_column) {
-            let index = KeyIndex::build(&col.data).map_err(|msg| Stop::Error(duplicate_key(program, link, &msg)))?;
+            let index = KeyIndex::build(&col.data)
+                .map_err(|msg| Stop::Error(duplicate_key(program, link, &msg)))?;
             hops.push((li, index));
         }
     }
 
     let file = crate::data::open_data_file(&ds.path).map_err(|e| Stop::Fallback(e.message))?;
-    let mut blocks = Blocks::new(std::io::BufReader::with_capacity(1 << 20, file), load.max_record_bytes);
+    let mut blocks =
+        Blocks::new(std::io::BufReader::with_capacity(1 << 20, file), load.max_record_bytes);
     let first = match blocks.next() {
         Some(b) => b.map_err(|f| Stop::Fallback(f.0))?,
         None => return Err(Stop::Fallback("empty file".into())),
     };
-    let (layout, data_start) = Layout::from_header(&first, ds.delimiter, &wanted).map_err(|f| Stop::Fallback(f.0))?;
+    let (layout, data_start) =
+        Layout::from_header(&first, ds.delimiter, &wanted).map_err(|f| Stop::Fallback(f.0))?;
     if layout.width > load.max_columns {
         return Err(Stop::Fallback("too many columns".into()));
     }
@@ -156,7 +171,12 @@ fn scan_dataset(
                 missing[*li] = miss;
                 for (x, beyond) in data.maps(link.target).iter().enumerate() {
                     if let Some(m) = beyond {
-                        maps[x] = Some(first_hop.iter().map(|&r| if r == u32::MAX { u32::MAX } else { m[r as usize] }).collect());
+                        maps[x] = Some(
+                            first_hop
+                                .iter()
+                                .map(|&r| if r == u32::MAX { u32::MAX } else { m[r as usize] })
+                                .collect(),
+                        );
                     }
                 }
                 maps[link.target] = Some(first_hop);
@@ -165,18 +185,36 @@ fn scan_dataset(
                 .columns
                 .iter()
                 .filter_map(|c| match &c.data {
-                    ColumnData::Text { dict, .. } => Some((c.name.as_str(), Arc::from(dict.clone()))),
+                    ColumnData::Text { dict, .. } => {
+                        Some((c.name.as_str(), Arc::from(dict.clone())))
+                    }
                     _ => None,
                 })
                 .collect();
-            let column = |x: DatasetId, c: &str| if x == d { table.column(c) } else { data.column(x, c) };
-            let dict = |x: DatasetId, c: &str| if x == d { dicts.get(c).cloned() } else { data.dict(x, c) };
-            let frame = Frame { rows: 0..rows, maps: &maps, root: d, column: &column, dicts: &dict };
-            let fail = |msg: String| Stop::Error(Diagnostic::error(Code::BadValue, format!("while reading `{}`: {msg}", ds.name)));
+            let column =
+                |x: DatasetId, c: &str| if x == d { table.column(c) } else { data.column(x, c) };
+            let dict = |x: DatasetId, c: &str| {
+                if x == d { dicts.get(c).cloned() } else { data.dict(x, c) }
+            };
+            let frame =
+                Frame { rows: 0..rows, maps: &maps, root: d, column: &column, dicts: &dict };
+            let fail = |msg: String| {
+                Stop::Error(Diagnostic::error(
+                    Code::BadValue,
+                    format!("while reading `{}`: {msg}", ds.name),
+                ))
+            };
             Some(scan::feed_block(program, &frame, engine.filter, groupings).map_err(fail)?)
         };
         let mut columns = table.columns;
-        let kept = kept_slots.iter().rev().map(|&i| columns.swap_remove(i)).collect::<Vec<_>>().into_iter().rev().collect();
+        let kept = kept_slots
+            .iter()
+            .rev()
+            .map(|&i| columns.swap_remove(i))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         Ok(BlockOut { partial, kept, missing })
     };
 
@@ -195,12 +233,36 @@ fn scan_dataset(
     })?;
     for (li, &m) in missing.iter().enumerate() {
         if m > 0 {
-            engine.warnings.lock().map_err(|_| Stop::Fallback("poisoned".into()))?.push(missing_keys(program, d, &ds.links[li], m));
+            engine
+                .warnings
+                .lock()
+                .map_err(|_| Stop::Fallback("poisoned".into()))?
+                .push(missing_keys(program, d, &ds.links[li], m));
         }
     }
-    let columns: Vec<Column> = kept_slots.iter().enumerate().map(|(k, &slot)| concat(&wanted[slot], kept_parts.iter_mut().map(|p| std::mem::replace(&mut p[k].data, ColumnData::Num(Vec::new()))))).collect();
+    let columns: Vec<Column> = kept_slots
+        .iter()
+        .enumerate()
+        .map(|(k, &slot)| {
+            concat(
+                &wanted[slot],
+                kept_parts
+                    .iter_mut()
+                    .map(|p| std::mem::replace(&mut p[k].data, ColumnData::Num(Vec::new()))),
+            )
+        })
+        .collect();
     let rows = columns.first().map_or(0, |c| c.data.len());
-    let table = Table { columns, rows, report: crate::data::LoadReport { records_read: rows as u64, skipped: 0, first_errors: Vec::new(), inferred: Vec::new() } };
+    let table = Table {
+        columns,
+        rows,
+        report: crate::data::LoadReport {
+            records_read: rows as u64,
+            skipped: 0,
+            first_errors: Vec::new(),
+            inferred: Vec::new(),
+        },
+    };
     Ok((merged.finish(), table))
 }
 
@@ -208,7 +270,8 @@ fn scan_dataset(
 fn concat((name, ty): &(String, ColumnType), parts: impl Iterator<Item = ColumnData>) -> Column {
     let data = match ty {
         ColumnType::Text => {
-            let (mut codes, mut dict, mut index) = (Vec::new(), Vec::<Box<str>>::new(), HashMap::<Box<str>, u32>::new());
+            let (mut codes, mut dict, mut index) =
+                (Vec::new(), Vec::<Box<str>>::new(), HashMap::<Box<str>, u32>::new());
             for part in parts {
                 let ColumnData::Text { codes: c, dict: d } = part else { continue };
                 let remap: Vec<u32> = d
@@ -220,12 +283,18 @@ fn concat((name, ty): &(String, ColumnType), parts: impl Iterator<Item = ColumnD
                         })
                     })
                     .collect();
-                codes.extend(c.into_iter().map(|x| if x == u32::MAX { x } else { remap[x as usize] }));
+                codes.extend(
+                    c.into_iter().map(|x| if x == u32::MAX { x } else { remap[x as usize] }),
+                );
             }
             ColumnData::Text { codes, dict }
         }
-        ColumnType::Bool => ColumnData::Bool(parts.flat_map(|p| if let ColumnData::Bool(v) = p { v } else { Vec::new() }).collect()),
-        _ => ColumnData::Num(parts.flat_map(|p| if let ColumnData::Num(v) = p { v } else { Vec::new() }).collect()),
+        ColumnType::Bool => ColumnData::Bool(
+            parts.flat_map(|p| if let ColumnData::Bool(v) = p { v } else { Vec::new() }).collect(),
+        ),
+        _ => ColumnData::Num(
+            parts.flat_map(|p| if let ColumnData::Num(v) = p { v } else { Vec::new() }).collect(),
+        ),
     };
     Column { name: name.clone(), ty: *ty, data }
 }
