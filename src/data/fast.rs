@@ -368,8 +368,7 @@ pub fn parse_block(block: &[u8], layout: &Layout) -> Result<Table, Fallback> {
     let mut line_empty = true;
     let mut quoted: Option<usize> = None;
     let mut hits = Specials::new(block, [d, b'\n', b'"']);
-    loop {
-        let Some(p) = hits.next() else { break };
+    while let Some(p) = hits.next() {
         if p < start {
             continue;
         }
