@@ -367,8 +367,8 @@ pub fn parse_block(block: &[u8], layout: &Layout) -> Result<Table, Fallback> {
     let mut start = 0usize;
     let mut line_empty = true;
     let mut quoted: Option<usize> = None;
-    let mut hits = Specials::new(block, [d, b'\n', b'"']);
-    while let Some(p) = hits.next() {
+    let hits = Specials::new(block, [d, b'\n', b'"']);
+    for p in hits {
         if p < start {
             continue;
         }
