@@ -28,7 +28,6 @@ use crate::eval::{self, Data, DataOptions, FileSchemas, Report, Request};
 use crate::program::{DatasetDef, Program};
 use crate::render::diagnostics;
 use crate::source::SourceMap;
-use crate::types::ColumnType;
 
 /// KPI definitions and the data bound to them.
 pub struct Project {
@@ -242,6 +241,7 @@ impl Project {
                     let mut load = opts.load.clone();
                     load.delimiter = ds.delimiter;
                     load.declared = ds.declared.clone();
+                    load.null_tokens.extend(ds.null_tokens.iter().cloned());
                     load.columns = Some(eval::referenced_columns(program, id));
                     let path = ds.path.display().to_string();
                     data::open_data_file(&ds.path)
@@ -262,9 +262,12 @@ struct BoundSchemas<'a> {
 }
 
 impl SchemaSource for BoundSchemas<'_> {
-    fn schema(&self, dataset: &DatasetDef) -> Result<Vec<(String, ColumnType)>, Diagnostic> {
+    fn schema(&self, dataset: &DatasetDef) -> Result<crate::check::Schema, Diagnostic> {
         match self.bound.get(&dataset.name) {
-            Some(t) => Ok(t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect()),
+            Some(t) => Ok(crate::check::Schema {
+                columns: t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect(),
+                untyped: t.report.untyped.clone(),
+            }),
             None => FileSchemas.schema(dataset),
         }
     }

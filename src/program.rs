@@ -43,10 +43,14 @@ pub struct DatasetDef {
     /// Resolved against the directory of the file that declares the dataset.
     pub path: PathBuf,
     pub delimiter: u8,
+    /// Cell texts read as null besides the empty cell (`csv(..., null: "N/A")`).
+    pub null_tokens: Vec<String>,
     pub declared: Vec<(String, ColumnType)>,
     pub links: Vec<LinkDef>,
     /// Column types: declared, or read from the data when it was available to `check`.
     pub schema: Option<Vec<(String, ColumnType)>>,
+    /// Columns the data has but whose type it does not show (every sampled cell empty).
+    pub untyped: Vec<String>,
 }
 
 /// `column -> target.target_column`: many rows of this dataset to one row of `target`.

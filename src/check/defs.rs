@@ -29,9 +29,17 @@ impl Checker<'_> {
                 continue;
             }
             let mut delimiter = b',';
+            let mut null_tokens = Vec::new();
             for (key, value) in &d.source.options {
                 match (key.name.as_str(), &value.kind) {
                     ("delimiter", ExprKind::Str(s)) if s.len() == 1 => delimiter = s.as_bytes()[0],
+                    ("null", ExprKind::Str(token)) => null_tokens.push(token.clone()),
+                    ("null", _) => self.error(
+                        Diagnostic::error(Code::ArgumentType, "`null` must be a string").at(
+                            value.span,
+                            "the text that stands for a missing value, e.g. \"N/A\"",
+                        ),
+                    ),
                     ("delimiter", _) => self.error(
                         Diagnostic::error(
                             Code::OutOfRange,
@@ -45,7 +53,7 @@ impl Checker<'_> {
                             format!("unknown option `{}` of `csv(...)`", key.name),
                         )
                         .at(key.span, "not an option");
-                        diag = diag.help("the only option is `delimiter: \";\"`");
+                        diag = diag.help("options: `delimiter: \";\"`, `null: \"N/A\"`");
                         self.error(diag);
                     }
                 }
@@ -89,6 +97,8 @@ impl Checker<'_> {
                 declared,
                 links: Vec::new(),
                 schema: None,
+                untyped: Vec::new(),
+                null_tokens,
             };
             self.program.datasets.push(def);
             registered.push(*d);
@@ -96,10 +106,16 @@ impl Checker<'_> {
         if let Some(schemas) = self.opts.schemas {
             for i in 0..self.program.datasets.len() {
                 match schemas.schema(&self.program.datasets[i]) {
-                    Ok(cols) => self.program.datasets[i].schema = Some(cols),
+                    Ok(schema) => {
+                        self.program.datasets[i].schema = Some(schema.columns);
+                        self.program.datasets[i].untyped = schema.untyped;
+                    }
                     Err(diag) => {
                         let span = self.program.datasets[i].span;
-                        let diag = if diag.labels.is_empty() && diag.data.is_none() {
+                        // A problem with no line in the data (a missing file) points at
+                        // where the file is named.
+                        let no_line = diag.data.as_ref().is_none_or(|d| d.line.is_none());
+                        let diag = if diag.labels.is_empty() && no_line {
                             diag.at(span, "named here")
                         } else {
                             diag
@@ -418,6 +434,7 @@ impl Checker<'_> {
     }
 
     fn kpi(&mut self, i: KpiId, k: &ast::Kpi) {
+        self.column_outside_reported = false;
         let mut roots = Reads::new();
         let (expr, inferred) = self.kpi_expr(&k.expr, &mut roots);
         if !matches!(inferred, Ty::Num(_) | Ty::Error | Ty::Any | Ty::Null | Ty::Date | Ty::Time)
@@ -699,6 +716,7 @@ impl Checker<'_> {
     }
 
     fn guard(&mut self, g: &ast::Expr) -> Option<KpiExpr> {
+        self.column_outside_reported = false;
         let mut roots = Reads::new();
         let (expr, ty) = self.kpi_expr(g, &mut roots);
         self.condition(&ty, g, "a guard");

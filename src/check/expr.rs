@@ -75,6 +75,10 @@ impl Checker<'_> {
                     );
                     return (RowExpr::Const(Value::Null), Ty::Error);
                 }
+                if !is_scalar(&func.name) {
+                    self.scalar_func(func, args, &[]);
+                    return (RowExpr::Const(Value::Null), Ty::Error);
+                }
                 self.no_filter_or_over(func, filter.as_deref(), over.as_ref());
                 let mut lowered = Vec::new();
                 let mut tys = Vec::new();
@@ -136,7 +140,13 @@ impl Checker<'_> {
             .schema
             .as_ref()
             .and_then(|s| s.iter().find(|(n, _)| *n == column.name).map(|(_, t)| *t));
+        let untyped = declared.is_none() && ds.untyped.contains(&column.name);
         match (declared.or(known), &ds.schema) {
+            // No value in the data's sample: the type is unknown, anything goes.
+            (Some(t), _) if untyped => (
+                RowExpr::Column { dataset: sym.index, column: column.name.clone(), ty: t },
+                Ty::Any,
+            ),
             (Some(t), _) => (
                 RowExpr::Column { dataset: sym.index, column: column.name.clone(), ty: t },
                 Ty::of_column(t),
@@ -252,7 +262,11 @@ impl Checker<'_> {
     /// whose rows its aggregates read; `deps` the KPIs it uses.
     pub(super) fn kpi_expr(&mut self, e: &ast::Expr, roots: &mut Reads) -> (KpiExpr, Ty) {
         match &e.kind {
+            ExprKind::Column { .. } if self.column_outside_reported => {
+                (KpiExpr::Const(Value::Null), Ty::Error)
+            }
             ExprKind::Column { dataset, column } => {
+                self.column_outside_reported = true;
                 self.error(
                     Diagnostic::error(
                         Code::ColumnOutsideAggregate,
@@ -336,6 +350,10 @@ impl Checker<'_> {
                 }
                 if func.name == "corr" {
                     return self.corr(e, args, filter.as_deref(), over.as_ref(), roots);
+                }
+                if !is_scalar(&func.name) {
+                    self.scalar_func(func, args, &[]);
+                    return (KpiExpr::Const(Value::Null), Ty::Error);
                 }
                 self.no_filter_or_over(func, filter.as_deref(), over.as_ref());
                 let mut lowered = Vec::new();
@@ -466,11 +484,16 @@ impl Checker<'_> {
             }
         };
         let ty = self.aggregate_type(func_kind, name, &arg_ty, &args[0]);
+        let mut filter_failed = false;
         let filter = filter.map(|f| {
             let (x, t) = self.row(f, &mut reads);
             self.condition(&t, f, "`where`");
+            filter_failed = t == Ty::Error;
             x
         });
+        if arg_ty == Ty::Error || ty == Ty::Error || filter_failed {
+            return (KpiExpr::Const(Value::Null), Ty::Error);
+        }
         let Some(root) = self.root_of(&reads, counted, e.span, name) else {
             return (KpiExpr::Const(Value::Null), Ty::Error);
         };
@@ -478,13 +501,18 @@ impl Checker<'_> {
             roots.push(root);
         }
         let def = AggDef { func: func_kind, dataset: root, arg, filter };
-        let id = match self.program.aggregates.iter().position(|a| *a == def) {
-            Some(i) => i,
+        // Aggregates are shared between KPIs: one accumulator however often it is written.
+        let key = format!("{def:?}");
+        let id = match self.aggregate_ids.get(&key) {
+            Some(&i) => i,
             None => {
                 self.program.aggregates.push(def);
-                self.program.aggregates.len() - 1
+                let i = self.program.aggregates.len() - 1;
+                self.aggregate_ids.insert(key, i);
+                i
             }
         };
+
         if ty == Ty::Error {
             return (KpiExpr::Const(Value::Null), Ty::Error);
         }
@@ -1098,6 +1126,10 @@ pub(super) fn add_units(a: &Unit, b: &Unit) -> Option<Unit> {
         }
         _ => None,
     }
+}
+
+fn is_scalar(name: &str) -> bool {
+    ScalarFunc::ALL.iter().any(|(n, _, _)| *n == name)
 }
 
 pub(super) fn is_aggregate(name: &str) -> bool {

@@ -22,6 +22,42 @@ pub struct LoadedFile {
 /// Reads a file with the checks a CLI user needs: it exists, it is a regular file, it is
 /// not too large, it is UTF-8. The error says which.
 pub fn read_source(path: &Path) -> Result<String, (Code, String)> {
+    let bytes = read_bytes(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(&bytes[..at]);
+        let line = text.matches('\n').count() + 1;
+        let column = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (
+            Code::NotUtf8,
+            format!(
+                "{}:{line}:{column}: file is not valid UTF-8 (byte 0x{:02X})",
+                path.display(),
+                bytes[at]
+            ),
+        )
+    })
+}
+
+/// Reads a file for checking: a file that is not UTF-8 is added to `sources` (with the
+/// bad bytes replaced) so its diagnostic can point at the first bad byte.
+pub fn read_checked(
+    path: &Path,
+    name: &str,
+    sources: &mut SourceMap,
+) -> Result<String, Diagnostic> {
+    let bytes = read_bytes(path)
+        .map_err(|(code, message)| Diagnostic::error(code, message).in_file(name.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let err = e.utf8_error();
+        let bytes = e.as_bytes();
+        let id = sources.add(SourceFile::new(name, String::from_utf8_lossy(bytes).into_owned()));
+        crate::syntax::not_utf8(id, bytes, &err)
+    })
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, (Code, String)> {
     let meta = std::fs::metadata(path).map_err(|e| {
         (Code::CannotRead, format!("cannot read {}: {}", path.display(), io_reason(&e)))
     })?;
@@ -50,21 +86,7 @@ pub fn read_source(path: &Path) -> Result<String, (Code, String)> {
     if bytes.len() as u64 > MAX_SOURCE_BYTES {
         return Err((Code::FileTooLarge, too_large(path, bytes.len() as u64)));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        let bytes = e.as_bytes();
-        let at = e.utf8_error().valid_up_to();
-        let text = String::from_utf8_lossy(&bytes[..at]);
-        let line = text.matches('\n').count() + 1;
-        let column = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (
-            Code::NotUtf8,
-            format!(
-                "{}:{line}:{column}: file is not valid UTF-8 (byte 0x{:02X})",
-                path.display(),
-                bytes[at]
-            ),
-        )
-    })
+    Ok(bytes)
 }
 
 fn too_large(path: &Path, len: u64) -> String {
@@ -90,6 +112,7 @@ pub fn load(
     name: &str,
     text: String,
     base_dir: &Path,
+    path: Option<&Path>,
     sources: &mut SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<LoadedFile> {
@@ -102,7 +125,7 @@ pub fn load(
     let mut finished: Vec<PathBuf> = Vec::new();
     let mut stack = vec![Frame {
         file: parse_file(name, text, base_dir.to_path_buf(), sources, diags),
-        canonical: None,
+        canonical: path.and_then(|p| std::fs::canonicalize(p).ok()),
         next_import: 0,
     }];
     while let Some(top) = stack.last_mut() {
@@ -143,16 +166,20 @@ pub fn load(
                 continue;
             }
         }
-        match read_source(&path) {
+        match read_checked(&path, &display(&path), sources) {
             Ok(text) => {
                 let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 let file = parse_file(&display(&path), text, base, sources, diags);
                 stack.push(Frame { file, canonical, next_import: 0 });
             }
-            Err((code, message)) => {
-                let code = if code == Code::CannotRead { Code::ImportNotFound } else { code };
-                diags.push(Diagnostic::error(code, message).at(import.span, "imported here"));
+            Err(mut d) if d.labels.is_empty() => {
+                if d.code == Code::CannotRead {
+                    d.code = Code::ImportNotFound;
+                }
+                d.file = None;
+                diags.push(d.at(import.span, "imported here"));
             }
+            Err(d) => diags.push(d.also(import.span, "imported here")),
         }
     }
     done
@@ -165,6 +192,11 @@ pub fn parse_file(
     sources: &mut SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> LoadedFile {
+    // A byte-order mark is not part of the text (columns on line 1 stay right).
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    };
     let id = sources.add(SourceFile::new(name, text));
     let text = sources.get(id).map_or("", |f| f.text.as_str());
     let parsed = syntax::parse(id, text);

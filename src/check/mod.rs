@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::ast;
 use crate::diagnostic::{self, Code, Diagnostic, Severity};
 use crate::program::*;
-use crate::source::{SourceFile, Span};
+use crate::source::Span;
 
 pub use files::{MAX_SOURCE_BYTES, io_reason, read_source};
 
@@ -25,7 +25,15 @@ pub const MAX_DIAGNOSTICS: usize = 100;
 /// Column names and types of a dataset's data, for checks that need the header.
 pub trait SchemaSource: Sync {
     /// The columns of `dataset`, or a diagnostic saying why they cannot be read.
-    fn schema(&self, dataset: &DatasetDef) -> Result<Vec<(String, ColumnType)>, Diagnostic>;
+    fn schema(&self, dataset: &DatasetDef) -> Result<Schema, Diagnostic>;
+}
+
+/// A dataset's columns as the data has them.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    pub columns: Vec<(String, ColumnType)>,
+    /// Columns with no value in the sample: their type is unknown, so anything goes.
+    pub untyped: Vec<String>,
 }
 
 #[derive(Default)]
@@ -46,7 +54,11 @@ pub struct CheckOptions<'a> {
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub program: Program,
+    /// At most [`MAX_DIAGNOSTICS`], then one saying how many more there were.
     pub diagnostics: Vec<Diagnostic>,
+    /// Errors and warnings found, including those not listed.
+    pub errors: usize,
+    pub warnings: usize,
 }
 
 impl Checked {
@@ -61,32 +73,34 @@ impl Checked {
 
 /// Checks a file and its imports.
 pub fn check_path(path: &Path, opts: &CheckOptions<'_>) -> Checked {
-    match files::read_source(path) {
+    let name = path.display().to_string();
+    let mut program = Program::default();
+    match files::read_checked(path, &name, &mut program.sources) {
         Ok(text) => {
             let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            check_text(&path.display().to_string(), &text, &base, opts)
+            check_source(&name, &text, &base, Some(path), opts)
         }
-        Err((code, message)) => {
-            let mut program = Program::default();
-            let id =
-                program.sources.add(SourceFile::new(path.display().to_string(), String::new()));
-            let _ = id;
-            Checked {
-                program,
-                diagnostics: vec![
-                    Diagnostic::error(code, message).in_file(path.display().to_string()),
-                ],
-            }
-        }
+        Err(d) => Checked { program, diagnostics: vec![d], errors: 1, warnings: 0 },
     }
 }
 
 /// Checks source text; relative paths (imports, data) resolve against `base_dir`.
 pub fn check_text(name: &str, text: &str, base_dir: &Path, opts: &CheckOptions<'_>) -> Checked {
+    check_source(name, text, base_dir, None, opts)
+}
+
+fn check_source(
+    name: &str,
+    text: &str,
+    base_dir: &Path,
+    path: Option<&Path>,
+    opts: &CheckOptions<'_>,
+) -> Checked {
     on_big_stack(|| {
         let mut checker = Checker::new(opts);
         let sources = &mut checker.program.sources;
-        let mut files = files::load(name, text.to_string(), base_dir, sources, &mut checker.diags);
+        let mut files =
+            files::load(name, text.to_string(), base_dir, path, sources, &mut checker.diags);
         for (extra_name, extra_text) in &opts.extra {
             let base = base_dir.to_path_buf();
             files.push(files::parse_file(
@@ -159,6 +173,10 @@ struct Checker<'o> {
     kpi_roots: Vec<Vec<DatasetId>>,
     /// Dims each dim's expression is lowered to.
     dim_lowered: Vec<bool>,
+    /// Aggregates by their printed form, to share them between KPIs.
+    aggregate_ids: HashMap<String, AggId>,
+    /// A column outside an aggregate was reported for the current KPI (once is enough).
+    column_outside_reported: bool,
 }
 
 impl<'o> Checker<'o> {
@@ -173,6 +191,8 @@ impl<'o> Checker<'o> {
             kpi_types: Vec::new(),
             kpi_roots: Vec::new(),
             dim_lowered: Vec::new(),
+            aggregate_ids: HashMap::new(),
+            column_outside_reported: false,
         }
     }
 
@@ -226,6 +246,7 @@ impl<'o> Checker<'o> {
         diagnostic::sort(&mut self.diags);
         self.diags.dedup();
         let errors = self.diags.iter().filter(|d| d.is_error()).count();
+        let warnings = self.diags.len() - errors;
         if self.diags.len() > MAX_DIAGNOSTICS {
             let hidden = self.diags.len() - MAX_DIAGNOSTICS;
             self.diags.truncate(MAX_DIAGNOSTICS);
@@ -234,7 +255,7 @@ impl<'o> Checker<'o> {
                 format!("{hidden} more diagnostics not shown ({errors} errors in total)"),
             ));
         }
-        Checked { program: self.program, diagnostics: self.diags }
+        Checked { program: self.program, diagnostics: self.diags, errors, warnings }
     }
 
     /// Registers every top-level name (one namespace for all kinds) and reports duplicates.

@@ -42,7 +42,7 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let mut out = Out::stdout();
     let mut outcome = Outcome::Ok;
     let mut json_items = Vec::new();
-    let mut all = Vec::new();
+    let (mut errors, mut warnings) = (0, 0);
     let schemas = kpiblend::eval::FileSchemas;
     for path in &args.files {
         let opts = CheckOptions {
@@ -79,13 +79,14 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
                 }
             }
         }
-        all.extend(checked.diagnostics);
+        errors += checked.errors;
+        warnings += checked.warnings;
     }
     match args.format {
         Format::Json => out.line(&serde_json::to_string_pretty(&json_items).unwrap_or_default())?,
         Format::Human => {
             let files = args.files.len();
-            let summary = if all.is_empty() {
+            let summary = if errors + warnings == 0 {
                 format!(
                     "checked {files} file{}: no problems found",
                     if files == 1 { "" } else { "s" }
@@ -94,7 +95,7 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
                 format!(
                     "checked {files} file{}: {}",
                     if files == 1 { "" } else { "s" },
-                    render::tally(&all)
+                    render::tally(errors, warnings)
                 )
             };
             out.line(&summary)?;

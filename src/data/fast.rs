@@ -189,7 +189,12 @@ impl Builder {
     fn new(ty: ColumnType, capacity: usize) -> Builder {
         let num = |f| Builder::Num(Vec::with_capacity(capacity), f);
         match ty {
-            ColumnType::Int | ColumnType::Number => num(|b| number_bytes(b).ok()),
+            // Int and number are stored alike; an int column only refuses what f64 cannot
+            // hold exactly (the careful reader's rule), so those go back to it.
+            ColumnType::Int => {
+                num(|b| number_bytes(b).ok().filter(|x| x.abs() <= 9_007_199_254_740_992.0))
+            }
+            ColumnType::Number => num(|b| number_bytes(b).ok()),
             ColumnType::Time => num(time_bytes),
             ColumnType::Date => num(date_bytes),
             ColumnType::Duration => num(duration_bytes),
@@ -451,6 +456,7 @@ pub fn parse_block(block: &[u8], layout: &Layout) -> Result<Table, Fallback> {
         skipped: 0,
         first_errors: Vec::new(),
         inferred: Vec::new(),
+        untyped: Vec::new(),
     };
     Ok(Table { columns, rows, report })
 }

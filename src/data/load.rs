@@ -264,6 +264,12 @@ pub fn load_csv(reader: impl Read, path: &str, opts: &LoadOptions) -> Result<Tab
         loader.reject(meta, line, n, cells, line_of)?;
     }
     let mut report = loader.report;
+    report.untyped = loader
+        .cols
+        .iter()
+        .filter(|c| c.inference.is_some_and(|i| i.all_empty))
+        .map(|c| c.name.clone())
+        .collect();
     report.inferred = loader
         .cols
         .iter()

@@ -205,6 +205,8 @@ pub struct LoadReport {
     pub first_errors: Vec<LoadError>,
     /// Types that were inferred (not declared), in column order.
     pub inferred: Vec<(String, ColumnType)>,
+    /// Inferred columns whose sampled cells were all empty: their type is only a default.
+    pub untyped: Vec<String>,
 }
 
 /// What to do with a row that has a bad cell or the wrong number of fields.

@@ -279,7 +279,7 @@ fn type_help(ty: ColumnType, raw: &[u8]) -> Option<String> {
     } else if ty == ColumnType::Int && number_bytes(raw).is_ok() {
         "declare the column as `number` to allow fractions"
     } else if numeric && !raw.iter().any(u8::is_ascii_digit) {
-        "leave the cell empty for a missing value, or list this value in `null_tokens`"
+        "leave the cell empty for a missing value, or name this text as null: `csv(\"...\", null: \"N/A\")`"
     } else {
         match ty {
             ColumnType::Duration => "expected seconds, `H:MM:SS` or `M:SS`",

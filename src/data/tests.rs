@@ -301,7 +301,9 @@ fn c06_unparseable_numbers_report_the_raw_value_and_position() {
     assert_eq!(e.message, "cannot parse `N/A` as number");
     assert_eq!(
         e.help.as_deref(),
-        Some("leave the cell empty for a missing value, or list this value in `null_tokens`")
+        Some(
+            "leave the cell empty for a missing value, or name this text as null: `csv(\"...\", null: \"N/A\")`"
+        )
     );
     assert_eq!(fail("agent,wait_s\nann,—\n", &o).message, "cannot parse `—` as number");
     assert_eq!(fail("agent,wait_s\nann,1_000\n", &o).message, "cannot parse `1_000` as number");

@@ -94,6 +94,8 @@ impl Acc {
                     sets[g as usize].insert(key);
                 }
             }
+            // A column with no values at all (its type unknown) feeds nothing.
+            (Acc::Rate(_), Some(Vector::Num(x))) if x.iter().all(|v| v.is_nan()) => {}
             (Acc::Rate(r), Some(Vector::Bool(b))) => {
                 for (i, &g) in groups.iter().enumerate() {
                     if kept(i) && b[i] != NULL {

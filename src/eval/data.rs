@@ -38,6 +38,7 @@ impl Data {
             let mut load = opts.load.clone();
             load.delimiter = ds.delimiter;
             load.declared = ds.declared.clone();
+            load.null_tokens.extend(ds.null_tokens.iter().cloned());
             load.columns =
                 if opts.all_columns { None } else { Some(referenced_columns(program, id)) };
             let path = ds.path.display().to_string();
@@ -320,12 +321,13 @@ fn skipped_warning(path: &str, t: &Table) -> Option<Diagnostic> {
 pub struct FileSchemas;
 
 impl crate::check::SchemaSource for FileSchemas {
-    fn schema(&self, dataset: &DatasetDef) -> Result<Vec<(String, ColumnType)>, Diagnostic> {
+    fn schema(&self, dataset: &DatasetDef) -> Result<crate::check::Schema, Diagnostic> {
         let path = dataset.path.display().to_string();
         let file = data::open_data_file(&dataset.path).map_err(load_error)?;
         let opts = LoadOptions {
             delimiter: dataset.delimiter,
             declared: dataset.declared.clone(),
+            null_tokens: dataset.null_tokens.clone(),
             ..LoadOptions::default()
         };
         let sample = FirstRecords {
@@ -335,7 +337,10 @@ impl crate::check::SchemaSource for FileSchemas {
             done: false,
         };
         let table = data::load_csv(sample, &path, &opts).map_err(load_error)?;
-        Ok(table.columns.into_iter().map(|c| (c.name, c.ty)).collect())
+        Ok(crate::check::Schema {
+            columns: table.columns.into_iter().map(|c| (c.name, c.ty)).collect(),
+            untyped: table.report.untyped,
+        })
     }
 }
 

@@ -97,7 +97,9 @@ pub fn evaluate_files(
     req: &Request,
     load: &crate::data::LoadOptions,
 ) -> Result<(Report, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let streamable = load.bad_rows == crate::data::BadRows::Fail && load.null_tokens.is_empty();
+    let streamable = load.bad_rows == crate::data::BadRows::Fail
+        && load.null_tokens.is_empty()
+        && program.datasets.iter().all(|d| d.null_tokens.is_empty());
     if streamable {
         match run(program, &Data::default(), req, Some(load)) {
             Ok(r) => return Ok(r),
@@ -369,7 +371,7 @@ impl Engine<'_> {
             }
         }
         for (g, per_root) in groupings.iter().zip(found) {
-            let table = self.group_table(&g.dims, per_root);
+            let table = self.group_table(&g.dims, per_root)?;
             self.tables.insert(g.dims.clone(), table);
         }
         // Finer tables first: a correlation reads its inputs from the finer table.
@@ -388,7 +390,7 @@ impl Engine<'_> {
     }
 
     /// The groups of all datasets together, sorted, with each aggregate's values.
-    fn group_table(&self, dims: &[DimId], per_root: Vec<Found>) -> GroupTable {
+    fn group_table(&self, dims: &[DimId], per_root: Vec<Found>) -> Result<GroupTable, Stop> {
         let mut keys: Vec<Vec<Key>> =
             per_root.iter().flat_map(|(_, k, _)| k.iter().cloned()).collect();
         if dims.is_empty() {
@@ -396,6 +398,10 @@ impl Engine<'_> {
         }
         keys.sort();
         keys.dedup();
+        // Each dataset was within the limit; together they may not be.
+        if keys.len() > self.max_groups {
+            return Err(Stop::Error(too_many_groups(self.max_groups)));
+        }
         let mut out = HashMap::new();
         for (aggs, local_keys, accs) in per_root {
             let to_local: Vec<Option<usize>> = {
@@ -416,7 +422,7 @@ impl Engine<'_> {
                 out.insert(a, (values, fed));
             }
         }
-        GroupTable { keys, aggs: out, kpis: HashMap::new() }
+        Ok(GroupTable { keys, aggs: out, kpis: HashMap::new() })
     }
 
     /// One pass over a dataset's rows in blocks, feeding every grouping.
@@ -456,7 +462,10 @@ impl Engine<'_> {
 fn too_many_groups(limit: usize) -> Diagnostic {
     Diagnostic::error(
         Code::DataLimit,
-        format!("grouping produced more than {limit} groups (the limit)"),
+        format!(
+            "grouping produced more than {limit} group{} (the limit)",
+            if limit == 1 { "" } else { "s" }
+        ),
     )
     .help("group by fewer or coarser dims, or raise the limit with --max-groups")
 }

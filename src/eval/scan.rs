@@ -166,37 +166,38 @@ where
         }
         return Ok(());
     }
-    let (task_tx, task_rx) = mpsc::sync_channel::<(usize, B)>(threads * 2);
-    let task_rx = std::sync::Mutex::new(task_rx);
+    // Workers take the next block from a shared iterator (reading the file happens
+    // there, one worker at a time), work on it, and send the result back; this thread
+    // merges results in block order.
+    let blocks = std::sync::Mutex::new(blocks.enumerate());
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::sync_channel::<(usize, Result<R, E>)>(threads * 2);
+        let mut workers = 0;
         for _ in 0..threads {
-            let (rx, tx, stop) = (&task_rx, done_tx.clone(), &stop);
-            scope.spawn(move || {
-                loop {
-                    let next = rx.lock().map_or(None, |r| r.recv().ok());
+            let (blocks, tx, stop) = (&blocks, done_tx.clone(), &stop);
+            // Row expressions are evaluated recursively (up to the parser's depth limit):
+            // give workers a known stack rather than the platform default.
+            let worker = std::thread::Builder::new().stack_size(16 << 20);
+            let spawned = worker.spawn_scoped(scope, move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let next = blocks.lock().ok().and_then(|mut b| b.next());
                     let Some((i, b)) = next else { break };
-                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        continue;
-                    }
                     if tx.send((i, work(b))).is_err() {
                         break;
                     }
                 }
             });
+            workers += usize::from(spawned.is_ok());
         }
         drop(done_tx);
-        let stop_feeding = &stop;
-        let feeder = scope.spawn(move || {
-            for (i, b) in blocks.enumerate() {
-                if stop_feeding.load(std::sync::atomic::Ordering::Relaxed)
-                    || task_tx.send((i, b)).is_err()
-                {
-                    break;
-                }
+        if workers == 0 {
+            // No thread could be started: do the work here.
+            while let Some((_, b)) = blocks.lock().ok().and_then(|mut b| b.next()) {
+                merge(work(b)?)?;
             }
-        });
+            return Ok(());
+        }
         let mut pending: std::collections::BTreeMap<usize, Result<R, E>> =
             std::collections::BTreeMap::new();
         let mut next = 0;
@@ -213,7 +214,6 @@ where
                 }
             }
         }
-        let _ = feeder.join();
         result
     })
 }

@@ -261,6 +261,7 @@ fn scan_dataset(
             skipped: 0,
             first_errors: Vec::new(),
             inferred: Vec::new(),
+            untyped: Vec::new(),
         },
     };
     Ok((merged.finish(), table))

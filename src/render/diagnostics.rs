@@ -144,6 +144,9 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
                 order.push(key);
             }
         }
+        // Lines in file order, as rustc shows them; the primary label's file first.
+        let primary_file = labels[0].span.file;
+        order.sort_by_key(|&(file, line)| (file != primary_file, file, line));
         let mut shown_file = labels[0].span.file;
         for (file, line) in order {
             let Some(f) = sources.get(file) else { continue };
@@ -342,9 +345,7 @@ fn escape_property(s: &str) -> String {
 }
 
 /// "2 errors, 1 warning" style tally.
-pub fn tally(ds: &[Diagnostic]) -> String {
-    let errors = ds.iter().filter(|d| d.is_error()).count();
-    let warnings = ds.len() - errors;
+pub fn tally(errors: usize, warnings: usize) -> String {
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
 }

@@ -139,7 +139,7 @@ impl Session {
         };
         let ds = &program.datasets[id];
         let path = Path::new(path.trim());
-        match super::load_table(path, ds.delimiter, &ds.declared) {
+        match super::load_table(path, ds) {
             Ok(t) => {
                 let rows = t.rows;
                 self.tables.insert(name.to_string(), t);

@@ -404,7 +404,7 @@ impl Session {
         let mut err = String::new();
         self.tables.clear();
         for ds in &unchecked.program.datasets {
-            match load_table(&ds.path, ds.delimiter, &ds.declared) {
+            match load_table(&ds.path, ds) {
                 Ok(t) => {
                     self.tables.insert(ds.name.clone(), t);
                 }
@@ -465,13 +465,13 @@ fn item_name(item: &ast::Item) -> Option<String> {
     })
 }
 
-fn load_table(
-    path: &Path,
-    delimiter: u8,
-    declared: &[(String, crate::types::ColumnType)],
-) -> Result<Table, Diagnostic> {
-    let opts =
-        crate::data::LoadOptions { delimiter, declared: declared.to_vec(), ..Default::default() };
+fn load_table(path: &Path, ds: &crate::program::DatasetDef) -> Result<Table, Diagnostic> {
+    let opts = crate::data::LoadOptions {
+        delimiter: ds.delimiter,
+        declared: ds.declared.clone(),
+        null_tokens: ds.null_tokens.clone(),
+        ..Default::default()
+    };
     let shown = path.display().to_string();
     crate::data::open_data_file(path)
         .and_then(|f| crate::data::load_csv(f, &shown, &opts))

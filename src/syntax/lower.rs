@@ -47,18 +47,26 @@ type Built = Result<(Expr, usize), Diagnostic>;
 impl Lower<'_> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+        let end = s.start() + trimmed_len(s.as_str());
+        Span::new(self.file, self.offset + s.start(), self.offset + end)
     }
 
     fn ident(&self, pair: &Pair<'_, Rule>) -> Ident {
         Ident { name: pair.as_str().to_string(), span: self.span(pair) }
     }
 
-    pub fn file(&mut self, pair: Pair<'_, Rule>) -> Vec<Item> {
-        pair.into_inner()
-            .filter(|p| p.as_rule() != Rule::EOI)
-            .filter_map(|p| self.item(p))
-            .collect()
+    /// The file's statements. A statement whose parts fail to convert (a number out of
+    /// range, a bad date) is left out, and the name it defines is added to `broken`.
+    pub fn file(&mut self, pair: Pair<'_, Rule>, broken: &mut Vec<String>) -> Vec<Item> {
+        let mut items = Vec::new();
+        for p in pair.into_inner().filter(|p| p.as_rule() != Rule::EOI) {
+            let text = p.as_str();
+            match self.item(p) {
+                Some(item) => items.push(item),
+                None => broken.extend(super::statement_names(text, 0, text.len())),
+            }
+        }
+        items
     }
 
     fn item(&mut self, pair: Pair<'_, Rule>) -> Option<Item> {
@@ -117,7 +125,13 @@ impl Lower<'_> {
                 Item::View(view)
             }
             Rule::note => {
-                let date = self.literal(inner.next()?).ok()?.0;
+                let date = match self.literal(inner.next()?) {
+                    Ok((d, _)) => d,
+                    Err(d) => {
+                        self.diagnostics.push(d);
+                        return None;
+                    }
+                };
                 Item::Note(Note { date, text: self.string(inner.next()?), span })
             }
             Rule::test => Item::Test(self.test(span, inner)?),
@@ -296,7 +310,11 @@ impl Lower<'_> {
             let mut o = opt.into_inner();
             if let (Some(k), Some(v)) = (o.next(), o.next()) {
                 let key = self.ident(&k);
-                if let Ok((value, _)) = self.literal(v) {
+                let literal = self.literal(v);
+                if let Err(d) = &literal {
+                    self.diagnostics.push(d.clone());
+                }
+                if let Ok((value, _)) = literal {
                     options.push((key, value));
                 }
             }
@@ -424,7 +442,11 @@ impl Lower<'_> {
     fn primary(&mut self, pair: Pair<'_, Rule>) -> Built {
         let span = self.span(&pair);
         match pair.as_rule() {
-            Rule::expr => self.expr_depth(pair),
+            Rule::expr => {
+                let (mut e, d) = self.expr_depth(pair.clone())?;
+                e.span = with_parens(&pair, e.span, self.offset);
+                Ok((e, d))
+            }
             Rule::path => {
                 let mut parts = pair.into_inner();
                 let first = parts.next().map(|p| self.ident(&p));
@@ -609,14 +631,59 @@ fn unicode_escape(chars: &mut std::str::CharIndices<'_>) -> Option<char> {
     None
 }
 
+/// The length of `text` without the whitespace and comments pest counts into a rule
+/// that ends in an optional or repeated part.
+fn trimmed_len(text: &str) -> usize {
+    let mut t = text.trim_end();
+    loop {
+        let line_start = t.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        let mut in_string = false;
+        let mut comment = None;
+        for (i, c) in t[line_start..].char_indices() {
+            match c {
+                '"' => in_string = !in_string,
+                '#' if !in_string => {
+                    comment = Some(line_start + i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        match comment {
+            Some(at) => t = t[..at].trim_end(),
+            None => return t.len(),
+        }
+    }
+}
+
+/// A parenthesised expression's span, widened to its parentheses.
+fn with_parens(pair: &Pair<'_, Rule>, inner: Span, offset: usize) -> Span {
+    let s = pair.as_span();
+    let input = s.get_input();
+    let before = input[..s.start()].trim_end();
+    let after = &input[s.start() + trimmed_len(s.as_str())..];
+    let after_trimmed = after.trim_start();
+    if before.ends_with('(') && after_trimmed.starts_with(')') {
+        let open = before.len() - 1;
+        let close = s.start() + trimmed_len(s.as_str()) + (after.len() - after_trimmed.len()) + 1;
+        return Span::new(inner.file, open + offset, close + offset);
+    }
+    inner
+}
+
+/// Deepest expression tree accepted. Brackets and prefix operators are limited to
+/// [`MAX_NESTING`] before parsing; a long chain of binary operators (`a + b + c + ...`)
+/// also nests, one level per operator, up to this.
+pub const MAX_DEPTH: usize = 1024;
+
 fn deeper(depth: usize, at: Span) -> Result<(), Diagnostic> {
-    if depth >= MAX_NESTING {
+    if depth > MAX_DEPTH {
         Err(Diagnostic::error(
             Code::TooDeep,
-            format!("expression nested deeper than {MAX_NESTING} levels"),
+            format!("expression deeper than {MAX_DEPTH} levels (brackets, prefix operators and chained operators together)"),
         )
         .at(at, "this level is too deep")
-        .help("split the expression into several KPIs"))
+        .help(format!("split the expression into several KPIs; brackets and prefix operators alone may nest {MAX_NESTING} deep")))
     } else {
         Ok(())
     }
@@ -741,15 +808,19 @@ pub fn syntax_error(
         }
         pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
     };
-    let message = if expected.is_empty() {
+    let closing = matches!(found.as_str(), "`)`" | "`]`" | "`}`");
+    let message = if closing {
+        format!("unmatched {found}")
+    } else if expected.is_empty() {
         format!("unexpected {found}")
     } else {
         format!("expected {}, found {found}", join_or(&expected))
     };
     let end =
         (at + text[at.min(text.len())..].chars().next().map_or(0, char::len_utf8)).min(text.len());
+    let label = if closing { "nothing opens this" } else { "unexpected here" };
     let mut d = Diagnostic::error(Code::Syntax, message)
-        .at(Span::new(file, offset + at, offset + end), "unexpected here");
+        .at(Span::new(file, offset + at, offset + end), label);
     if let Some(help) = syntax_help(text, at) {
         d = d.help(help);
     }
@@ -766,16 +837,19 @@ fn syntax_help(text: &str, at: usize) -> Option<String> {
     }
     let word: String =
         rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-    if [
-        "and", "or", "not", "in", "is", "min", "end", "by", "with", "where", "over", "test",
-        "view", "note", "unit",
-    ]
-    .contains(&word.as_str())
-    {
+    if RESERVED.contains(&word.as_str()) {
         return Some(format!("`{word}` is a reserved word and cannot be used as a name"));
     }
     None
 }
+
+/// Words the grammar reserves (they cannot name a KPI, dim, param, dataset or view).
+const RESERVED: &[&str] = &[
+    "and", "blend", "by", "case", "csv", "dataset", "dim", "else", "end", "expect", "false",
+    "guard", "import", "in", "is", "kpi", "min", "not", "note", "null", "or", "over", "param",
+    "tags", "target", "test", "then", "true", "unit", "view", "warn", "weights", "when", "where",
+    "with", "within",
+];
 
 fn found_token(text: &str, at: usize) -> String {
     let rest = &text[at.min(text.len())..];
@@ -842,7 +916,8 @@ fn describe(rule: Rule) -> &'static str {
         Rule::group_selector => "`[`",
         Rule::group_pick => "`dim = value`",
         Rule::expr | Rule::operand | Rule::repl_query | Rule::literal_only => "an expression",
-        Rule::prefix | Rule::op_neg | Rule::op_not => "`-` or `not`",
+        Rule::prefix | Rule::op_neg => "`-`",
+        Rule::op_not => "`not`",
         Rule::infix => "an operator",
         Rule::op_or => "`or`",
         Rule::op_and => "`and`",

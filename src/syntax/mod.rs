@@ -80,8 +80,15 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                 {
                     lower_items(file, start, pairs.next(), &mut parsed);
                 }
-                parsed.diagnostics.push(lower::syntax_error(file, start, &text[start..], &err));
-                let next = next_statement_start(text, at.max(stmt + 1));
+                let (diagnostic, next) = match unfinished(file, text, stmt, at) {
+                    // The next statement is fine: go on from it.
+                    Some(d) if at > stmt => (d, at),
+                    _ => (
+                        lower::syntax_error(file, start, &text[start..], &err),
+                        next_statement_start(text, at.max(stmt + 1)),
+                    ),
+                };
+                parsed.diagnostics.push(diagnostic);
                 parsed.broken_names.extend(statement_names(text, stmt, next));
                 start = next;
             }
@@ -98,7 +105,7 @@ fn lower_items(
 ) {
     if let Some(pair) = pair {
         let mut lower = lower::Lower { file, offset, diagnostics: &mut parsed.diagnostics };
-        parsed.module.items.extend(lower.file(pair));
+        parsed.module.items.extend(lower.file(pair, &mut parsed.broken_names));
     }
 }
 
@@ -173,21 +180,39 @@ fn error_offset(err: &pest::error::Error<Rule>) -> usize {
     }
 }
 
+/// Byte offsets where the lines of `text[from..to]` start (`\n`, `\r\n` and a lone `\r`
+/// each end a line).
+fn line_starts(text: &str, from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
+    let bytes = text.as_bytes();
+    std::iter::once(from).chain((from..to).filter(move |&i| match bytes[i] {
+        b'\n' => false,
+        _ => i > from && (bytes[i - 1] == b'\n' || (bytes[i - 1] == b'\r')),
+    }))
+}
+
 /// Byte offsets of the lines in `text[from..to]` that begin with a statement keyword.
 fn statement_starts(text: &str, from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
-    let mut offset = from;
-    text[from..to].split_inclusive('\n').filter_map(move |line| {
-        let at = offset;
-        offset += line.len();
-        let word =
-            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
-        STATEMENT_KEYWORDS.contains(&word).then_some(at)
+    line_starts(text, from, to).filter(move |&at| {
+        let word = text[at..to]
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("");
+        STATEMENT_KEYWORDS.contains(&word)
     })
 }
 
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 fn statement_start_before(text: &str, from: usize, at: usize) -> usize {
-    let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |n| n + 1).max(from);
-    statement_starts(text, from, at.min(text.len()))
+    let at = floor_boundary(text, at);
+    let line_start = line_starts(text, from, at).filter(|&s| s <= at).last().unwrap_or(from);
+    statement_starts(text, from, at)
         .chain(std::iter::once(from))
         .filter(|&s| s <= line_start)
         .max()
@@ -195,15 +220,125 @@ fn statement_start_before(text: &str, from: usize, at: usize) -> usize {
 }
 
 fn next_statement_start(text: &str, from: usize) -> usize {
-    let from = from.min(text.len());
-    let line_end = text[from..].find('\n').map_or(text.len(), |n| from + n + 1);
+    let from = floor_boundary(text, from);
+    let line_end = line_starts(text, from, text.len()).nth(1).unwrap_or(text.len());
     statement_starts(text, line_end, text.len()).next().unwrap_or(text.len())
+}
+
+/// When pest stops at the start of the next statement (or the end of the file), the
+/// mistake is in the statement before: a bracket never closed, or an operator with
+/// nothing after it. Points at that instead.
+fn unfinished(file: FileId, text: &str, stmt: usize, at: usize) -> Option<Diagnostic> {
+    let at_statement =
+        at >= text.len() || statement_starts(text, at, text.len()).next() == Some(at);
+    if !at_statement {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut open: Vec<usize> = Vec::new();
+    let mut last: Option<(usize, usize)> = None;
+    let mut i = stmt;
+    while i < at {
+        match bytes[i] {
+            b'#' => {
+                while i < at && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                let triple = bytes[i..].starts_with(b"\"\"\"");
+                let close = if triple {
+                    text[i + 3..at].find("\"\"\"").map(|n| i + 3 + n + 3)
+                } else {
+                    text[i + 1..at].find('"').map(|n| i + 1 + n + 1)
+                };
+                last = Some((i, close.unwrap_or(at)));
+                i = close.unwrap_or(at);
+                continue;
+            }
+            b'(' | b'[' | b'{' => open.push(i),
+            b')' | b']' | b'}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+        if !bytes[i].is_ascii_whitespace() {
+            let start = i;
+            if bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' {
+                while i < at
+                    && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.')
+                {
+                    i += 1;
+                }
+            } else {
+                i += text[i..].chars().next().map_or(1, char::len_utf8);
+            }
+            last = Some((start, i));
+            continue;
+        }
+        i += 1;
+    }
+    if let Some(&b) = open.last() {
+        let c = char::from(bytes[b]);
+        return Some(
+            Diagnostic::error(Code::Syntax, format!("unclosed `{c}`"))
+                .at(Span::new(file, b, b + 1), format!("this `{c}` is never closed"))
+                .help(format!(
+                    "add the matching `{}`",
+                    match c {
+                        '(' => ')',
+                        '[' => ']',
+                        _ => '}',
+                    }
+                )),
+        );
+    }
+    let (a, b) = last?;
+    let token = &text[a..b];
+    let dangling = matches!(
+        token,
+        "+" | "-"
+            | "*"
+            | "/"
+            | "<"
+            | ">"
+            | "="
+            | "!"
+            | ","
+            | "and"
+            | "or"
+            | "not"
+            | "where"
+            | "with"
+            | "by"
+            | "guard"
+            | "weights"
+            | "target"
+            | "warn"
+            | "unit"
+            | "tags"
+            | "min"
+            | "when"
+            | "then"
+            | "else"
+            | "in"
+            | "is"
+            | "over"
+    );
+    let dangling = dangling
+        || (b > a + 1 && matches!(&text[b.saturating_sub(2)..b], "<=" | ">=" | "==" | "!="));
+    dangling.then(|| {
+        Diagnostic::error(Code::Syntax, format!("expected something after `{token}`"))
+            .at(Span::new(file, a, b), "nothing follows this")
+            .help("finish the expression or remove the operator")
+    })
 }
 
 /// The names that statements in `text[from..to]` would define (`kpi NAME`, `blend NAME =`).
 fn statement_names(text: &str, from: usize, to: usize) -> Vec<String> {
     let mut names = Vec::new();
-    for line in text[from..to].lines() {
+    for line in text[from..to].split(['\n', '\r']) {
         let mut words = line
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .filter(|w| !w.is_empty());

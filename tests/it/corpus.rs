@@ -35,77 +35,7 @@ use crate::support;
 
 /// Wrong behaviour, by corpus file (relative to `tests/corpus`) or by the name a test gives
 /// to [`known_bug`], with what goes wrong. The fix belongs in `src/`.
-const KNOWN_BUGS: &[(&str, &str)] = &[
-    (
-        "invalid/syntax_trailing_operator.kpi",
-        "reported at the next statement's `kpi` (5:1), not at the `+` that has no operand",
-    ),
-    (
-        "invalid/syntax_unclosed_paren.kpi",
-        "reported at the next statement's `kpi` (5:1), not at the `(` that is never closed",
-    ),
-    (
-        "invalid/syntax_not_utf8.kpi",
-        "KB0005 has no span: line:col is only inside the message, JSON/GitHub get no line",
-    ),
-    (
-        "invalid/literals_integer_out_of_range.kpi",
-        "a param whose literal fails is not marked broken: its use adds KB0102 unknown name",
-    ),
-    (
-        "invalid/literals_invalid_date_in_note.kpi",
-        "no error at all: the note's KB0007 is dropped by `.ok()?` in syntax::lower",
-    ),
-    (
-        "invalid/literals_out_of_range_csv_option.kpi",
-        "no error at all: `csv_source` in syntax::lower drops the option's KB0006",
-    ),
-    (
-        "invalid/names_dataset_typo.kpi",
-        "cascade: KB0202 `avg(...)` reads no column follows the KB0103",
-    ),
-    (
-        "invalid/names_column_without_dataset.kpi",
-        "cascade: KB0202 `avg(...)` reads no column follows the KB0102",
-    ),
-    (
-        "invalid/names_unknown_aggregate_function.kpi",
-        "cascade: the misspelt aggregate's column argument adds KB0205",
-    ),
-    (
-        "invalid/names_import_cycle.kpi",
-        "the root file is read twice (two KB0104) and the cycle is reported in the copy",
-    ),
-    (
-        "invalid/types_aggregate_inside_aggregate.kpi",
-        "cascade: KB0202 `avg(...)` reads no column follows the KB0206",
-    ),
-    (
-        "invalid/types_columns_outside_aggregate_in_sum.kpi",
-        "one missing aggregate gives one KB0205 per column (3 errors)",
-    ),
-    (
-        "invalid/data_missing_csv_file.kpi",
-        "KB0501 has no position in the KPI file, only `--> data/call.csv`",
-    ),
-    (
-        "valid/prefix_run_256.kpi",
-        "256 prefix operators are rejected by syntax::lower, one fewer than the prescan allows",
-    ),
-    ("D06 256 prefix operators", "as valid/prefix_run_256.kpi, for `-` and `not`"),
-    (
-        "D12 byte order mark",
-        "a UTF-8 BOM panics: syntax::next_statement_start slices at byte 1, inside U+FEFF",
-    ),
-    (
-        "D12 recovery with lone CR",
-        "after a syntax error, recovery looks for `\\n` only: with lone CRs the rest is lost",
-    ),
-    (
-        "labels without whitespace",
-        "spans of bare names and calls include the whitespace after them, even line breaks",
-    ),
-];
+const KNOWN_BUGS: &[(&str, &str)] = &[];
 
 /// Codes `check` produces that no committed file can trigger, and the test that covers each.
 const COVERED_BY_GENERATED_INPUT: &[(&str, &str)] = &[

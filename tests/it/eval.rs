@@ -1364,7 +1364,6 @@ fn contact_center_on_header_only_exports_with_declared_types() {
 }
 
 #[test]
-#[ignore = "known bug: a header-only CSV infers every column as number, so contact_center.kpi fails to check"]
 fn contact_center_on_header_only_exports_counts_zero_and_the_rest_is_null() {
     // The example as shipped, without declared types: the same result is expected.
     let r =
@@ -1373,7 +1372,6 @@ fn contact_center_on_header_only_exports_counts_zero_and_the_rest_is_null() {
 }
 
 #[test]
-#[ignore = "known bug: a guard ending in a parenthesised part loses its `)` in the guard text"]
 fn blend_guard_text_is_the_guard_as_written() {
     let r = scorecard(
         r#"
@@ -1396,7 +1394,6 @@ fn blend_guard_text_is_the_guard_as_written() {
 }
 
 #[test]
-#[ignore = "known bug: an undeclared column with no values is typed number, so rate() of it fails to check"]
 fn all_empty_undeclared_bool_column_rates_to_null() {
     // Same root cause as above, on a data set with rows: `escalated` is empty everywhere.
     let p = project(
@@ -1748,7 +1745,6 @@ fn cli_results_span_row_blocks_and_do_not_depend_on_the_thread_count() {
 }
 
 #[test]
-#[ignore = "known bug: --max-groups is checked per dataset, not on the groups of the result"]
 fn cli_max_groups_counts_the_groups_of_all_datasets_together() {
     // calls have the groups north and south; the orphan survey adds the null group: 3 > 2
     let dir = support::TempDir::new("max-groups");
