@@ -12,12 +12,14 @@ pub mod check;
 pub mod data;
 pub mod diagnostic;
 pub mod eval;
+pub mod format;
 pub mod program;
 pub mod render;
 pub mod repl;
 pub mod source;
 pub mod suggest;
 pub mod syntax;
+pub mod testing;
 pub mod types;
 
 pub use api::{Error, Project};

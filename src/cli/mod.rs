@@ -4,8 +4,10 @@
 
 mod check;
 mod eval;
+mod fmt;
 mod output;
 mod repl;
+mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,10 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Evaluate KPIs, blends and views over the data (a scorecard, or grouped with --by)
     Eval(eval::EvalArgs),
+    /// Format KPI files in the canonical layout (comments and paragraphs kept)
+    Fmt(fmt::FmtArgs),
+    /// Run the `test` blocks of KPI files
+    Test(test::TestArgs),
     /// Explore KPIs interactively: load a file, define, query (also: `kpiblend` on a terminal)
     Repl(repl::ReplArgs),
 }
@@ -73,6 +79,8 @@ pub fn main() -> ExitCode {
         Some(Command::Check(args)) => check::run(&args, color),
         Some(Command::Eval(args)) => eval::run(&args, color),
         Some(Command::Repl(args)) => repl::run(&args, color),
+        Some(Command::Fmt(args)) => fmt::run(&args, color),
+        Some(Command::Test(args)) => test::run(&args, color),
         None if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => {
             repl::run(&repl::ReplArgs::default(), color)
         }

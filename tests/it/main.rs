@@ -11,3 +11,6 @@ mod support;
 mod corpus;
 mod eval;
 mod repl;
+mod fmt;
+mod testing;
+mod docs;

@@ -1,0 +1,1 @@
+//! Formatting `.kpi` files (being written).

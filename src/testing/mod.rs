@@ -1,0 +1,1 @@
+//! Running `test` blocks (being written).
