@@ -363,3 +363,48 @@ impl Expr {
         }
     }
 }
+
+impl Expr {
+    /// The expression as an S-expression, spans left out: `(/ (sum calls.cost) handled)`.
+    /// Parser tests compare these; they show grouping without any parentheses doubt.
+    pub fn sexpr(&self) -> String {
+        let list = |head: &str, parts: Vec<String>| format!("({head} {})", parts.join(" "));
+        match &self.kind {
+            ExprKind::Number(n) => format!("{n}"),
+            ExprKind::Percent(n) => format!("{}%", n * 100.0),
+            ExprKind::Duration(s) => format!("{s}s"),
+            ExprKind::Date(d) => crate::calendar::format_date(*d),
+            ExprKind::Time(t) => crate::calendar::format_time(*t),
+            ExprKind::Str(s) => format!("{s:?}"),
+            ExprKind::Bool(b) => b.to_string(),
+            ExprKind::Null => "null".into(),
+            ExprKind::Name(n) => n.name.clone(),
+            ExprKind::Column { dataset, column } => format!("{}.{}", dataset.name, column.name),
+            ExprKind::Unary { op: UnaryOp::Neg, operand } => list("neg", vec![operand.sexpr()]),
+            ExprKind::Unary { op: UnaryOp::Not, operand } => list("not", vec![operand.sexpr()]),
+            ExprKind::Binary { op, lhs, rhs } => list(op.as_str(), vec![lhs.sexpr(), rhs.sexpr()]),
+            ExprKind::IsNull { operand, negated } => {
+                list(if *negated { "is-not-null" } else { "is-null" }, vec![operand.sexpr()])
+            }
+            ExprKind::InList { operand, list: items, negated } => {
+                let mut parts = vec![operand.sexpr()];
+                parts.extend(items.iter().map(Expr::sexpr));
+                list(if *negated { "not-in" } else { "in" }, parts)
+            }
+            ExprKind::Case { operand, whens, otherwise } => {
+                let mut parts: Vec<String> = operand.iter().map(|o| o.sexpr()).collect();
+                parts.extend(
+                    whens.iter().map(|(w, t)| format!("(when {} {})", w.sexpr(), t.sexpr())),
+                );
+                parts.extend(otherwise.iter().map(|o| format!("(else {})", o.sexpr())));
+                list("case", parts)
+            }
+            ExprKind::Call { func, args, filter, over } => {
+                let mut parts: Vec<String> = args.iter().map(Expr::sexpr).collect();
+                parts.extend(filter.iter().map(|f| format!("(where {})", f.sexpr())));
+                parts.extend(over.iter().map(|o| format!("(over {})", o.name)));
+                list(&func.name, parts)
+            }
+        }
+    }
+}

@@ -370,18 +370,3 @@ pub fn not_utf8(file: FileId, bytes: &[u8], err: &std::str::Utf8Error) -> Diagno
         .at(Span::new(file, at, at), "invalid byte here")
         .help("save the file as UTF-8")
 }
-
-#[cfg(test)]
-mod smoke {
-    #[test]
-    fn example_parses() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/contact_center.kpi"
-        ))
-        .unwrap();
-        let p = super::parse(crate::source::FileId(0), &text);
-        assert!(p.diagnostics.is_empty(), "{:#?}", p.diagnostics);
-        assert_eq!(p.module.items.len(), 29);
-    }
-}

@@ -9,8 +9,9 @@
 mod support;
 
 mod corpus;
-mod eval;
-mod repl;
-mod fmt;
-mod testing;
 mod docs;
+mod eval;
+mod fmt;
+mod repl;
+mod syntax;
+mod testing;
