@@ -43,6 +43,8 @@ pub struct DatasetDef {
     /// Resolved against the directory of the file that declares the dataset.
     pub path: PathBuf,
     pub delimiter: u8,
+    /// The column periods are taken from (`csv(..., time: "started_at")`).
+    pub time_column: Option<String>,
     /// Cell texts read as null besides the empty cell (`csv(..., null: "N/A")`).
     pub null_tokens: Vec<String>,
     pub declared: Vec<(String, ColumnType)>,
@@ -199,6 +201,13 @@ pub enum KpiExpr {
         a: KpiId,
         b: KpiId,
         over: DimId,
+    },
+    /// `change(kpi) over week`: the KPI in the last group of the dim minus the one before
+    /// it; `previous(kpi) over week`: the KPI in the group before the last.
+    Change {
+        kpi: KpiId,
+        over: DimId,
+        previous: bool,
     },
 }
 

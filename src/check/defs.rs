@@ -30,10 +30,19 @@ impl Checker<'_> {
             }
             let mut delimiter = b',';
             let mut null_tokens = Vec::new();
+            let mut time_column = None;
             for (key, value) in &d.source.options {
                 match (key.name.as_str(), &value.kind) {
                     ("delimiter", ExprKind::Str(s)) if s.len() == 1 => delimiter = s.as_bytes()[0],
                     ("null", ExprKind::Str(token)) => null_tokens.push(token.clone()),
+                    ("time", ExprKind::Str(column)) => time_column = Some(column.clone()),
+                    ("time", _) => self.error(
+                        Diagnostic::error(
+                            Code::ArgumentType,
+                            "`time` must name a column, as a string",
+                        )
+                        .at(value.span, "e.g. time: \"started_at\""),
+                    ),
                     ("null", _) => self.error(
                         Diagnostic::error(Code::ArgumentType, "`null` must be a string").at(
                             value.span,
@@ -53,7 +62,9 @@ impl Checker<'_> {
                             format!("unknown option `{}` of `csv(...)`", key.name),
                         )
                         .at(key.span, "not an option");
-                        diag = diag.help("options: `delimiter: \";\"`, `null: \"N/A\"`");
+                        diag = diag.help(
+                            "options: `delimiter: \";\"`, `null: \"N/A\"`, `time: \"started_at\"`",
+                        );
                         self.error(diag);
                     }
                 }
@@ -99,6 +110,7 @@ impl Checker<'_> {
                 schema: None,
                 untyped: Vec::new(),
                 null_tokens,
+                time_column,
             };
             self.program.datasets.push(def);
             registered.push(*d);
@@ -126,6 +138,7 @@ impl Checker<'_> {
             }
         }
         for (i, d) in registered.iter().enumerate() {
+            self.time_option(i, d);
             for link in &d.links {
                 if let Some(l) = self.link(i, link) {
                     self.program.datasets[i].links.push(l);
@@ -133,6 +146,41 @@ impl Checker<'_> {
             }
         }
         self.link_cycles();
+    }
+
+    /// `time: "column"` must name a time column of the data (when it is known).
+    fn time_option(&mut self, i: DatasetId, d: &ast::Dataset) {
+        let ds = &self.program.datasets[i];
+        let Some(column) = ds.time_column.clone() else { return };
+        let span = d
+            .source
+            .options
+            .iter()
+            .find(|(k, _)| k.name == "time")
+            .map_or(d.source.span, |(_, v)| v.span);
+        let ty = ds
+            .declared
+            .iter()
+            .chain(ds.schema.iter().flatten())
+            .find(|(n, _)| *n == column)
+            .map(|(_, t)| *t);
+        match (ty, &ds.schema) {
+            (Some(ColumnType::Time), _) | (None, None) => {}
+            (Some(t), _) => self.error(
+                Diagnostic::error(
+                    Code::ArgumentType,
+                    format!("`time` names `{column}`, a {t} column, not a time column"),
+                )
+                .at(span, "not a time column"),
+            ),
+            (None, Some(_)) => self.error(
+                Diagnostic::error(
+                    Code::UnknownColumn,
+                    format!("`time` names `{column}`, which dataset `{}` does not have", ds.name),
+                )
+                .at(span, "no such column"),
+            ),
+        }
     }
 
     fn link(&mut self, from: DatasetId, link: &ast::Link) -> Option<LinkDef> {

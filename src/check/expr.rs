@@ -348,6 +348,9 @@ impl Checker<'_> {
                     }
                     return self.aggregate(e, func, args, filter.as_deref(), roots);
                 }
+                if func.name == "change" || func.name == "previous" {
+                    return self.change(e, func, args, filter.as_deref(), over.as_ref(), roots);
+                }
                 if func.name == "corr" {
                     return self.corr(e, args, filter.as_deref(), over.as_ref(), roots);
                 }
@@ -686,6 +689,82 @@ impl Checker<'_> {
         }
     }
 
+    /// `change(kpi) over dim` and `previous(kpi) over dim`.
+    fn change(
+        &mut self,
+        e: &ast::Expr,
+        func: &ast::Ident,
+        args: &[ast::Expr],
+        filter: Option<&ast::Expr>,
+        over: Option<&ast::Ident>,
+        roots: &mut Reads,
+    ) -> (KpiExpr, Ty) {
+        let name = func.name.as_str();
+        if let Some(f) = filter {
+            self.error(
+                Diagnostic::error(Code::ArgumentType, format!("`{name}` does not take `where`"))
+                    .at(f.span, "filter the KPI instead"),
+            );
+        }
+        let kpi = match args {
+            [ast::Expr { kind: ExprKind::Name(id), .. }]
+                if self.lookup(&id.name).is_some_and(|s| s.kind == SymKind::Kpi) =>
+            {
+                let (_, t) = self.kpi_name(id, roots);
+                self.lookup(&id.name).map(|s| (s.index, t))
+            }
+            [ast::Expr { kind: ExprKind::Name(id), .. }] if self.lookup(&id.name).is_none() => {
+                self.unknown_name(id, false);
+                None
+            }
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        Code::ArgumentType,
+                        format!("`{name}` takes one KPI by name"),
+                    )
+                    .at(e.span, "expected a KPI name")
+                    .help(format!("for example `{name}(csat) over week`")),
+                );
+                None
+            }
+        };
+        let Some(over) = over else {
+            self.error(
+                Diagnostic::error(
+                    Code::ArgumentCount,
+                    format!("`{name}` needs `over DIM`: the periods to compare"),
+                )
+                .at(e.span, "missing `over`")
+                .help(format!("for example `{name}(csat) over week`")),
+            );
+            return (KpiExpr::Const(Value::Null), Ty::Error);
+        };
+        let dim = match self.lookup(&over.name) {
+            Some(s) if s.kind == SymKind::Dim => Some(s.index),
+            Some(s) => {
+                self.error(
+                    Diagnostic::error(
+                        Code::WrongKind,
+                        format!("`over` needs a dim, `{}` is a {}", over.name, s.kind.word()),
+                    )
+                    .at(over.span, "not a dim"),
+                );
+                None
+            }
+            None => {
+                self.unknown_name(over, false);
+                None
+            }
+        };
+        match (kpi, dim) {
+            (Some((kpi, ty)), Some(over)) if ty != Ty::Error => {
+                (KpiExpr::Change { kpi, over, previous: name == "previous" }, ty)
+            }
+            _ => (KpiExpr::Const(Value::Null), Ty::Error),
+        }
+    }
+
     fn no_filter_or_over(
         &mut self,
         func: &ast::Ident,
@@ -724,7 +803,7 @@ impl Checker<'_> {
                 .iter()
                 .map(|(n, _, _)| *n)
                 .chain(AggFunc::NAMES.iter().map(|(n, _)| *n))
-                .chain(["corr"]);
+                .chain(["corr", "change", "previous"]);
             let mut d = Diagnostic::error(
                 Code::UnknownFunction,
                 format!("unknown function `{}`", func.name),

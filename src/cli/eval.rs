@@ -8,7 +8,8 @@ use kpiblend::check::{self, CheckOptions, Checked};
 use kpiblend::data::{BadRows, LoadOptions};
 use kpiblend::diagnostic::{Code, Diagnostic};
 use kpiblend::eval::{self, Cell, Report, Request, Status, Verdict};
-use kpiblend::render::{diagnostics as diag_render, table};
+use kpiblend::query::{Grain, Query};
+use kpiblend::render::{diagnostics as diag_render, table, trend};
 
 use super::output::{Closed, eprint};
 use super::{ColorChoice, Out, Outcome};
@@ -18,7 +19,7 @@ pub struct EvalArgs {
     /// The KPI file
     pub file: PathBuf,
     /// Evaluate a view defined in the file
-    #[arg(long, conflicts_with_all = ["kpi", "by", "filter"])]
+    #[arg(long, conflicts_with_all = ["kpi", "by", "filter", "from", "to"])]
     pub view: Option<String>,
     /// KPIs and blends to show (comma-separated; default: all)
     #[arg(long, value_delimiter = ',')]
@@ -29,6 +30,22 @@ pub struct EvalArgs {
     /// Keep only rows where this condition holds, e.g. 'calls.channel == "voice"'
     #[arg(long = "where", value_name = "CONDITION")]
     pub filter: Option<String>,
+    /// Only rows from this date or time on (on the time column; see docs/language.md)
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Only rows before this date or time (half-open: `--to` is excluded)
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Show each KPI's trend over periods: day, week, month or quarter
+    #[arg(long, value_name = "GRAIN", value_parser = ["day", "week", "month", "quarter"], conflicts_with_all = ["view", "by"])]
+    pub trend: Option<String>,
+    /// Drill-down: sort the groups by this KPI or blend, best first; groups with too
+    /// little data (insufficient) are listed after the ranked ones
+    #[arg(long, value_name = "ITEM")]
+    pub sort: Option<String>,
+    /// The as-of time for KPIs that measure age (sets the param `as_of`)
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
     /// Override a param: NAME=VALUE (e.g. answer_within=30s)
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param_override)]
     pub params: Vec<(String, String)>,
@@ -74,31 +91,61 @@ pub enum BadRowsArg {
 
 /// Name of the virtual file holding the command line's query.
 const QUERY_FILE: &str = "<command line>";
-const QUERY_VIEW: &str = "__command_line";
 
 pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let err_color = super::use_color(color, std::io::stderr().is_terminal());
     let schemas = eval::FileSchemas;
+    let mut params = args.params.clone();
+    if let Some(as_of) = &args.as_of {
+        params.push(("as_of".to_string(), as_of.clone()));
+    }
     let base = CheckOptions {
-        params: args.params.clone(),
+        params,
         data: args.data.clone(),
         schemas: Some(&schemas),
         extra: Vec::new(),
     };
     let mut checked = check::check_path(&args.file, &base);
+    if args.as_of.is_some() && !checked.program.params.iter().any(|p| p.name == "as_of") {
+        eprint(&format!(
+            "error: --as-of sets the param `as_of`, which {} does not define\n  = help: add `param as_of = 2026-03-31T00:00:00Z` and use it in the KPIs that measure age\n",
+            args.file.display()
+        ));
+        return Ok(Outcome::Failure);
+    }
     if !report_diagnostics(&checked, err_color) {
         return Ok(failure_kind(&checked));
     }
-    if !args.kpi.is_empty() || !args.by.is_empty() || args.filter.is_some() {
-        let query = query_text(&checked.program, args);
-        let opts = CheckOptions { extra: vec![(QUERY_FILE.into(), query)], ..base };
+    let query = Query {
+        items: args.kpi.clone(),
+        by: args.by.clone(),
+        filter: args.filter.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        trend: args.trend.as_deref().and_then(Grain::parse),
+    };
+    let is_query = !args.kpi.is_empty()
+        || !args.by.is_empty()
+        || args.filter.is_some()
+        || args.from.is_some()
+        || args.to.is_some()
+        || query.trend.is_some();
+    if is_query {
+        let text = match query.definitions(&checked.program) {
+            Ok(t) => t,
+            Err(d) => {
+                print_all(&[d], &checked.program, err_color);
+                return Ok(Outcome::Failure);
+            }
+        };
+        let opts = CheckOptions { extra: vec![(QUERY_FILE.into(), text)], ..base };
         checked = check::check_path(&args.file, &opts);
         if !report_diagnostics(&checked, err_color) {
             return Ok(failure_kind(&checked));
         }
     }
     let program = &checked.program;
-    let request = match (&args.view, program.view(QUERY_VIEW)) {
+    let request = match (&args.view, program.view(kpiblend::query::VIEW)) {
         (Some(name), _) => match program.view(name) {
             Some(v) => Request::view(v),
             None => {
@@ -134,12 +181,24 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
             return Ok(Outcome::Failure);
         }
     };
+    let mut report = report;
+    if let Some(item) = &args.sort {
+        let Some(i) = report.item(item) else {
+            eprint(&format!("error: --sort {item}: not one of the KPIs or blends shown\n"));
+            return Ok(Outcome::Failure);
+        };
+        eval::rank(&mut report, i);
+    }
     let color = super::use_color(color, std::io::stdout().is_terminal());
     let mut out = Out::stdout();
-    match args.format {
-        Format::Table => out.write(&table::human(&report, color))?,
-        Format::Json => out.line(&table::json(&report))?,
-        Format::Csv => out.write(&table::csv(&report))?,
+    match (query.trend, args.format) {
+        (Some(grain), Format::Table) => {
+            out.write(&trend::human(&trend::Trend::of(&report, grain), color))?
+        }
+        (Some(grain), Format::Json) => out.line(&trend::json(&trend::Trend::of(&report, grain)))?,
+        (_, Format::Table) => out.write(&table::human(&report, color))?,
+        (_, Format::Json) => out.line(&table::json(&report))?,
+        (_, Format::Csv) => out.write(&table::csv(&report))?,
     }
     out.flush()?;
     Ok(match args.fail_on {
@@ -150,31 +209,6 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
 
 /// The command line's `--kpi/--by/--where` as a view definition, one part per line so
 /// diagnostics point at the part that is wrong.
-fn query_text(program: &kpiblend::program::Program, args: &EvalArgs) -> String {
-    let items = if args.kpi.is_empty() {
-        program
-            .kpis
-            .iter()
-            .map(|k| k.name.clone())
-            .chain(program.blends.iter().map(|b| b.name.clone()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    } else {
-        args.kpi.iter().map(|s| s.trim()).collect::<Vec<_>>().join(", ")
-    };
-    let mut text = format!("view {QUERY_VIEW} =\n{items}\n");
-    if !args.by.is_empty() {
-        text.push_str(&format!(
-            "by {}\n",
-            args.by.iter().map(|s| s.trim()).collect::<Vec<_>>().join(", ")
-        ));
-    }
-    if let Some(f) = &args.filter {
-        text.push_str(&format!("where {f}\n"));
-    }
-    text
-}
-
 /// Prints diagnostics to stderr; false when any is an error.
 fn report_diagnostics(checked: &Checked, color: bool) -> bool {
     print_all(&checked.diagnostics, &checked.program, color);

@@ -4,6 +4,7 @@
 
 mod check;
 mod eval;
+mod explain;
 mod fmt;
 mod output;
 mod repl;
@@ -39,6 +40,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Evaluate KPIs, blends and views over the data (a scorecard, or grouped with --by)
     Eval(eval::EvalArgs),
+    /// Split a KPI's change between two periods into mix and rate (and spot Simpson's paradox)
+    ExplainChange(explain::ExplainArgs),
     /// Format KPI files in the canonical layout (comments and paragraphs kept)
     Fmt(fmt::FmtArgs),
     /// Run the `test` blocks of KPI files
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Some(Command::Eval(args)) => eval::run(&args, color),
         Some(Command::Repl(args)) => repl::run(&args, color),
         Some(Command::Fmt(args)) => fmt::run(&args, color),
+        Some(Command::ExplainChange(args)) => explain::run(&args, color),
         Some(Command::Test(args)) => test::run(&args, color),
         None if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() => {
             repl::run(&repl::ReplArgs::default(), color)

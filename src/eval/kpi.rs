@@ -11,6 +11,7 @@ pub fn kpi_refs(e: &KpiExpr, out: &mut Vec<KpiId>) {
     visit(e, &mut |x| match x {
         KpiExpr::Kpi(k) => out.push(*k),
         KpiExpr::Corr { a, b, .. } => out.extend([*a, *b]),
+        KpiExpr::Change { kpi, .. } => out.push(*kpi),
         _ => {}
     });
 }
@@ -24,12 +25,14 @@ pub fn agg_refs(e: &KpiExpr, out: &mut Vec<AggId>) {
     });
 }
 
-pub fn corrs(e: &KpiExpr) -> Vec<(KpiId, KpiId, DimId)> {
+/// KPIs an expression needs per group of a finer grouping (correlations, changes),
+/// with the dim that refines it.
+pub fn finer(e: &KpiExpr) -> Vec<(Vec<KpiId>, DimId)> {
     let mut out = Vec::new();
-    visit(e, &mut |x| {
-        if let KpiExpr::Corr { a, b, over } = x {
-            out.push((*a, *b, *over));
-        }
+    visit(e, &mut |x| match x {
+        KpiExpr::Corr { a, b, over } => out.push((vec![*a, *b], *over)),
+        KpiExpr::Change { kpi, over, .. } => out.push((vec![*kpi], *over)),
+        _ => {}
     });
     out
 }
@@ -51,7 +54,11 @@ fn visit(e: &KpiExpr, f: &mut dyn FnMut(&KpiExpr)) {
             otherwise.iter().for_each(|o| visit(o, f));
         }
         KpiExpr::Func(_, args) => args.iter().for_each(|a| visit(a, f)),
-        KpiExpr::Const(_) | KpiExpr::Agg(_) | KpiExpr::Kpi(_) | KpiExpr::Corr { .. } => {}
+        KpiExpr::Const(_)
+        | KpiExpr::Agg(_)
+        | KpiExpr::Kpi(_)
+        | KpiExpr::Corr { .. }
+        | KpiExpr::Change { .. } => {}
     }
 }
 
@@ -139,11 +146,18 @@ impl Engine<'_> {
                 };
                 (out, n)
             }
-            KpiExpr::Corr { a, b, over } => (num(self.corr(dims, t, g, *a, *b, *over)), None),
+            KpiExpr::Corr { a, b, over } => {
+                let (r, n) = self.corr(dims, t, g, *a, *b, *over);
+                (num(r), Some(n))
+            }
+            KpiExpr::Change { kpi, over, previous } => {
+                self.change(dims, t, g, *kpi, *over, *previous)
+            }
         }
     }
 
-    /// Pearson correlation of KPIs `a` and `b` across the `over` groups inside group `g`.
+    /// Pearson correlation of KPIs `a` and `b` across the `over` groups inside group `g`,
+    /// and the number of groups where both have a value.
     fn corr(
         &self,
         dims: &[DimId],
@@ -152,23 +166,72 @@ impl Engine<'_> {
         a: KpiId,
         b: KpiId,
         over: DimId,
-    ) -> Option<f64> {
+    ) -> (Option<f64>, u64) {
+        let Some((inner, rows)) = self.inner_rows(dims, t, g, over) else { return (None, 0) };
+        let (Some(va), Some(vb)) = (inner.kpis.get(&a), inner.kpis.get(&b)) else {
+            return (None, 0);
+        };
+        let pairs: Vec<(f64, f64)> =
+            rows.iter().filter_map(|&i| Some((va[i].0.as_f64()?, vb[i].0.as_f64()?))).collect();
+        (pearson(&pairs), pairs.len() as u64)
+    }
+
+    /// `kpi` in the last `over` group within group `g`, minus (or, for `previous`, just)
+    /// its value in the group before; groups are in key order, the null group left out.
+    fn change(
+        &self,
+        dims: &[DimId],
+        t: &GroupTable,
+        g: usize,
+        kpi: KpiId,
+        over: DimId,
+        previous: bool,
+    ) -> (Value, Option<u64>) {
+        let Some((inner, rows)) = self.inner_rows(dims, t, g, over) else {
+            return (Value::Null, None);
+        };
+        let Some(values) = inner.kpis.get(&kpi) else { return (Value::Null, None) };
+        let rows: Vec<usize> = rows
+            .into_iter()
+            .filter(|&i| inner.keys[i].last() != Some(&super::group::Key::Null))
+            .collect();
+        let (Some(&last), Some(&before)) =
+            (rows.last(), rows.len().checked_sub(2).and_then(|p| rows.get(p)))
+        else {
+            return (Value::Null, None);
+        };
+        let (lv, ln) = &values[last];
+        let (bv, bn) = &values[before];
+        let n = min_n(*ln, *bn);
+        if previous {
+            return (bv.clone(), *bn);
+        }
+        (binary(BinaryOp::Sub, lv, bv), n)
+    }
+
+    /// The finer table (dims + `over`) and its rows inside group `g` of `t`.
+    fn inner_rows(
+        &self,
+        dims: &[DimId],
+        t: &GroupTable,
+        g: usize,
+        over: DimId,
+    ) -> Option<(&GroupTable, Vec<usize>)> {
         if dims.contains(&over) {
             return None;
         }
         let mut finer = dims.to_vec();
         finer.push(over);
         let inner = self.tables.get(&finer)?;
-        let (va, vb) = (inner.kpis.get(&a)?, inner.kpis.get(&b)?);
         let outer = &t.keys[g];
-        let pairs: Vec<(f64, f64)> = inner
+        let rows = inner
             .keys
             .iter()
             .enumerate()
             .filter(|(_, k)| k[..dims.len()] == outer[..])
-            .filter_map(|(i, _)| Some((va[i].0.as_f64()?, vb[i].0.as_f64()?)))
+            .map(|(i, _)| i)
             .collect();
-        pearson(&pairs)
+        Some((inner, rows))
     }
 
     /// Report rows for a table: KPI cells with statuses, blend cells with verdicts.
@@ -226,7 +289,7 @@ impl Engine<'_> {
             let holds = if insufficient {
                 None
             } else {
-                match self.kpi_expr(&[], t, expr, g).0 {
+                match self.kpi_expr(&t.dims, t, expr, g).0 {
                     Value::Bool(b) => Some(b),
                     _ => None,
                 }
@@ -254,7 +317,7 @@ impl Engine<'_> {
         match e {
             KpiExpr::Binary(BinaryOp::And, a, b) => {
                 for x in [a, b] {
-                    if self.kpi_expr(&[], t, x, g).0 == Value::Bool(false) {
+                    if self.kpi_expr(&t.dims, t, x, g).0 == Value::Bool(false) {
                         self.failed_parts(t, x, g, out);
                     }
                 }

@@ -128,6 +128,13 @@ fn run(
         cancel: req.cancel.clone(),
         threads: if req.threads == 0 { scan::default_threads() } else { req.threads },
         files,
+        guards: req
+            .items
+            .iter()
+            .filter_map(|i| {
+                if let ItemRef::Blend(b) = i { program.blends[*b].guard.as_ref() } else { None }
+            })
+            .collect(),
         warnings: std::sync::Mutex::new(Vec::new()),
         tables: HashMap::new(),
     };
@@ -197,6 +204,10 @@ fn item_meta(program: &Program, item: ItemRef) -> ItemMeta {
                 components: Vec::new(),
                 weights: Vec::new(),
                 guard: None,
+                correlation_over: match &k.expr {
+                    KpiExpr::Corr { over, .. } => Some(program.dims[*over].name.clone()),
+                    _ => None,
+                },
             }
         }
         ItemRef::Blend(b) => {
@@ -214,6 +225,7 @@ fn item_meta(program: &Program, item: ItemRef) -> ItemMeta {
                 components: b.components.iter().map(|&c| program.kpis[c].name.clone()).collect(),
                 weights: b.weights.clone(),
                 guard: b.guard_text.clone(),
+                correlation_over: None,
             }
         }
     }
@@ -225,6 +237,7 @@ type Found = (Vec<AggId>, Vec<Vec<Key>>, Vec<Acc>);
 
 /// Aggregates and KPIs for one grouping, groups sorted by key.
 pub(crate) struct GroupTable {
+    pub dims: Vec<DimId>,
     pub keys: Vec<Vec<Key>>,
     /// Per aggregate: value and rows fed, per group.
     pub aggs: HashMap<AggId, (Vec<Option<f64>>, Vec<u64>)>,
@@ -239,6 +252,8 @@ pub(crate) struct Engine<'a> {
     max_groups: usize,
     cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     threads: usize,
+    /// Guards of the requested blends (they may need finer groupings too).
+    guards: Vec<&'a KpiExpr>,
     /// Read straight from the data files (streaming) with these options, instead of `data`.
     files: Option<&'a crate::data::LoadOptions>,
     /// Warnings found while streaming (missing link keys).
@@ -293,14 +308,18 @@ impl Engine<'_> {
         let mut i = 0;
         while i < sets.len() {
             let (dims, kpis) = sets[i].clone();
-            for &k in &kpis {
-                for (a, b, over) in kpi::corrs(&self.program.kpis[k].expr) {
+            let exprs =
+                kpis.iter().map(|&k| &self.program.kpis[k].expr).chain(self.guards.iter().copied());
+            let needs: Vec<(Vec<KpiId>, DimId)> = exprs.flat_map(kpi::finer).collect();
+            for (of, over) in needs {
+                {
                     if dims.contains(&over) {
                         continue;
                     }
                     let mut finer = dims.clone();
                     finer.push(over);
-                    let inner = self.needed_kpis(&[ItemRef::Kpi(a), ItemRef::Kpi(b)]);
+                    let items: Vec<ItemRef> = of.iter().map(|&k| ItemRef::Kpi(k)).collect();
+                    let inner = self.needed_kpis(&items);
                     match sets.iter_mut().find(|(d, _)| *d == finer) {
                         Some((_, ks)) => {
                             for k in inner {
@@ -422,7 +441,7 @@ impl Engine<'_> {
                 out.insert(a, (values, fed));
             }
         }
-        Ok(GroupTable { keys, aggs: out, kpis: HashMap::new() })
+        Ok(GroupTable { dims: dims.to_vec(), keys, aggs: out, kpis: HashMap::new() })
     }
 
     /// One pass over a dataset's rows in blocks, feeding every grouping.

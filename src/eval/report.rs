@@ -59,6 +59,10 @@ pub struct ItemMeta {
     pub weights: Vec<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<String>,
+    /// For `corr(a, b) over dim`: the dim the correlation ranges over (`n` then counts
+    /// its groups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_over: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -201,4 +205,28 @@ impl Report {
             Cell::Blend(b) => b.score,
         }
     }
+}
+
+/// Sorts a grouped report's rows by item `i`, best first given its direction (a blend's
+/// score, higher first). Rows whose value is missing or insufficient are not ranked:
+/// they follow the others, in key order.
+pub fn rank(report: &mut Report, i: usize) {
+    let lower_better =
+        report.items.get(i).is_some_and(|m| m.direction == Some(Direction::LowerIsBetter));
+    let score = |row: &Row| -> Option<f64> {
+        match row.cells.get(i) {
+            Some(Cell::Kpi(k)) if k.status != Status::Insufficient => k.value,
+            Some(Cell::Blend(b)) if b.verdict != Verdict::Insufficient => b.score,
+            _ => None,
+        }
+    };
+    report.rows.sort_by(|a, b| match (score(a), score(b)) {
+        (Some(x), Some(y)) => {
+            let o = x.total_cmp(&y);
+            if lower_better { o } else { o.reverse() }
+        }
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.key.cmp(&b.key),
+    });
 }

@@ -3,3 +3,4 @@
 pub mod diagnostics;
 pub mod format;
 pub mod table;
+pub mod trend;

@@ -123,7 +123,10 @@ fn scorecard(report: &Report, color: bool) -> String {
                 plain(meta.label.clone().unwrap_or_default()),
                 plain(format::value(k.value, &meta.unit)),
                 plain(format::bound(meta.target, &meta.unit)),
-                status_cell(k.status, color),
+                match &meta.correlation_over {
+                    Some(over) => plain(correlation_reading(k.value, k.n, over)),
+                    None => status_cell(k.status, color),
+                },
                 plain(if k.n > 0 {
                     format::value(Some(k.n as f64), &crate::types::Unit::Count)
                 } else {
@@ -166,6 +169,30 @@ fn scorecard(report: &Report, color: bool) -> String {
     }
     out.push_str(&notes(report));
     out
+}
+
+/// "strong negative, n = 60 agents": how to read a correlation.
+pub fn correlation_reading(r: Option<f64>, n: u64, over: &str) -> String {
+    let Some(r) = r else { return format!("n = {n} {over}{}", if n == 1 { "" } else { "s" }) };
+    let strength = match r.abs() {
+        a if a < 0.1 => "no",
+        a if a < 0.3 => "weak",
+        a if a < 0.5 => "moderate",
+        _ => "strong",
+    };
+    let sign = if strength == "no" {
+        ""
+    } else if r < 0.0 {
+        " negative"
+    } else {
+        " positive"
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if strength == "no" {
+        format!("no correlation, n = {n} {over}{plural}")
+    } else {
+        format!("{strength}{sign}, n = {n} {over}{plural}")
+    }
 }
 
 fn status_cell(s: Status, color: bool) -> (String, Style) {

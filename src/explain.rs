@@ -1,0 +1,119 @@
+//! Mix versus rate: why a KPI changed between two periods.
+//!
+//! With the KPI split by a dim, the overall value is the volume-weighted mean of the
+//! groups' values (exactly so for averages and rates, whose volume is the number of
+//! values they aggregate). A change then has two parts: volume moving between groups
+//! (mix) and values changing within groups (rate):
+//!
+//! `Σ w₂ r₂ − Σ w₁ r₁ = Σ (w₂ − w₁) r₁  +  Σ w₂ (r₂ − r₁)`
+//!
+//! where `w` is a group's share of the volume and `r` its value, before (1) and after
+//! (2). When every group moved one way and the total the other, the change is all mix:
+//! Simpson's paradox, and it is said so.
+
+use serde::Serialize;
+
+use crate::eval::group::Key;
+use crate::eval::{Cell, Report};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub kpi: String,
+    pub groups: Vec<GroupChange>,
+    /// Overall values from all rows of each period.
+    pub before: Option<f64>,
+    pub after: Option<f64>,
+    pub change: Option<f64>,
+    /// Σ (w₂ − w₁) r₁ over groups with a value in both periods.
+    pub mix: f64,
+    /// Σ w₂ (r₂ − r₁) over the same groups.
+    pub rate: f64,
+    /// What the two parts do not account for (groups in only one period, or a KPI
+    /// that is not a volume-weighted mean).
+    pub residual: Option<f64>,
+    /// Every group moved one way and the total the other.
+    pub simpson: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupChange {
+    pub key: Vec<Key>,
+    pub volume_before: u64,
+    pub volume_after: u64,
+    pub before: Option<f64>,
+    pub after: Option<f64>,
+    pub change: Option<f64>,
+}
+
+fn kpi_cell(report: &Report, key: &[Key]) -> (Option<f64>, u64) {
+    let row = report.rows.iter().find(|r| r.key == key);
+    match row.and_then(|r| r.cells.first()) {
+        Some(Cell::Kpi(k)) => (k.value, k.n),
+        _ => (None, 0),
+    }
+}
+
+fn total(report: &Report) -> Option<f64> {
+    match report.total.as_ref().and_then(|t| t.cells.first()) {
+        Some(Cell::Kpi(k)) => k.value,
+        _ => None,
+    }
+}
+
+/// Explains the change of the single KPI of two reports grouped the same way.
+pub fn explain(kpi: &str, before: &Report, after: &Report) -> Explanation {
+    let mut keys: Vec<Vec<Key>> =
+        before.rows.iter().chain(&after.rows).map(|r| r.key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    let groups: Vec<GroupChange> = keys
+        .into_iter()
+        .map(|key| {
+            let (b, nb) = kpi_cell(before, &key);
+            let (a, na) = kpi_cell(after, &key);
+            GroupChange {
+                change: a.zip(b).map(|(a, b)| a - b),
+                key,
+                volume_before: nb,
+                volume_after: na,
+                before: b,
+                after: a,
+            }
+        })
+        .collect();
+    #[allow(clippy::cast_precision_loss)]
+    let share = |n: u64, total: u64| if total == 0 { 0.0 } else { n as f64 / total as f64 };
+    let total_before: u64 =
+        groups.iter().filter(|g| g.before.is_some()).map(|g| g.volume_before).sum();
+    let total_after: u64 =
+        groups.iter().filter(|g| g.after.is_some()).map(|g| g.volume_after).sum();
+    let (mut mix, mut rate) = (0.0, 0.0);
+    for g in &groups {
+        if let (Some(b), Some(a)) = (g.before, g.after) {
+            let (w1, w2) =
+                (share(g.volume_before, total_before), share(g.volume_after, total_after));
+            mix += (w2 - w1) * b;
+            rate += w2 * (a - b);
+        }
+    }
+    let (tb, ta) = (total(before), total(after));
+    let change = ta.zip(tb).map(|(a, b)| a - b);
+    let changes: Vec<f64> = groups.iter().filter_map(|g| g.change).filter(|c| *c != 0.0).collect();
+    let simpson = match change {
+        Some(c) if c != 0.0 && !changes.is_empty() => {
+            changes.iter().all(|g| g.signum() != c.signum())
+        }
+        _ => false,
+    };
+    Explanation {
+        kpi: kpi.to_string(),
+        before: tb,
+        after: ta,
+        change,
+        mix,
+        rate,
+        residual: change.map(|c| c - mix - rate),
+        simpson,
+        groups,
+    }
+}

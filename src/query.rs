@@ -1,0 +1,152 @@
+//! Queries on top of a program: which KPIs and blends, grouped by which dims, over
+//! which rows and which period, and for trends, by which time grain.
+//!
+//! A query becomes definitions checked together with the program (a view, and a
+//! period dim for trends), so every name in it is resolved and typed, and mistakes are
+//! reported with their place, exactly as in a `.kpi` file.
+
+use crate::calendar;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::program::Program;
+use crate::types::ColumnType;
+
+/// Name of the view a query defines.
+pub const VIEW: &str = "__query";
+/// Name of the dim a trend groups by.
+pub const PERIOD: &str = "__period";
+
+/// A period length for trends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    Day,
+    Week,
+    Month,
+    Quarter,
+}
+
+impl Grain {
+    pub fn parse(s: &str) -> Option<Grain> {
+        Some(match s {
+            "day" => Grain::Day,
+            "week" => Grain::Week,
+            "month" => Grain::Month,
+            "quarter" => Grain::Quarter,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Grain::Day => "day",
+            Grain::Week => "week",
+            Grain::Month => "month",
+            Grain::Quarter => "quarter",
+        }
+    }
+
+    /// The first day (a day number) of the period containing `day`.
+    pub fn start(self, day: i64) -> i64 {
+        match self {
+            Grain::Day => day,
+            Grain::Week => calendar::week_start(day),
+            Grain::Month => calendar::month_start(day),
+            Grain::Quarter => calendar::quarter_start(day),
+        }
+    }
+}
+
+/// What to compute.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// KPIs and blends by name; empty means all of them.
+    pub items: Vec<String>,
+    pub by: Vec<String>,
+    /// A row condition in the language.
+    pub filter: Option<String>,
+    /// Half-open period `[from, to)` on the time column: dates or timestamps.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub trend: Option<Grain>,
+}
+
+impl Query {
+    /// The definitions that make this query: a period dim for trends, then the view.
+    /// Each part the user typed is on its own line, so diagnostics point at it.
+    pub fn definitions(&self, program: &Program) -> Result<String, Diagnostic> {
+        let mut text = String::new();
+        let mut by: Vec<String> = self.by.iter().map(|s| s.trim().to_string()).collect();
+        let mut conditions: Vec<String> = self.filter.iter().map(|f| format!("({f})")).collect();
+        if self.trend.is_some() || self.from.is_some() || self.to.is_some() {
+            let (dataset, column) = time_column(program).ok_or_else(|| {
+                Diagnostic::error(Code::BadOverride, "no dataset has a time column to take periods from")
+                    .help("declare one, e.g. `dataset calls = csv(\"calls.csv\") { started_at: time }`, or name it: `csv(\"calls.csv\", time: \"started_at\")`")
+            })?;
+            let col = format!("{dataset}.{column}");
+            if let Some(grain) = self.trend {
+                text.push_str(&format!("dim {PERIOD} = {}({col})\n", grain.name()));
+                by.insert(0, PERIOD.to_string());
+            }
+            if let Some(from) = &self.from {
+                conditions.push(format!("{col} >= {}", timestamp(from, "--from")?));
+            }
+            if let Some(to) = &self.to {
+                conditions.push(format!("{col} < {}", timestamp(to, "--to")?));
+            }
+        }
+        let items = if self.items.is_empty() {
+            program
+                .kpis
+                .iter()
+                .map(|k| k.name.clone())
+                .chain(program.blends.iter().map(|b| b.name.clone()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            self.items.iter().map(|s| s.trim()).collect::<Vec<_>>().join(", ")
+        };
+        text.push_str(&format!("view {VIEW} =\n{items}\n"));
+        if !by.is_empty() {
+            text.push_str(&format!("by {}\n", by.join(", ")));
+        }
+        if !conditions.is_empty() {
+            text.push_str(&format!("where {}\n", conditions.join("\nand ")));
+        }
+        Ok(text)
+    }
+}
+
+/// A date or timestamp typed on the command line, as a timestamp literal.
+fn timestamp(text: &str, flag: &str) -> Result<String, Diagnostic> {
+    let bad = || {
+        Diagnostic::error(
+            Code::BadOverride,
+            format!(
+                "{flag} {text}: expected a date such as 2026-03-01 or a timestamp such as 2026-03-01T08:00:00Z"
+            ),
+        )
+    };
+    let lit = crate::syntax::parse_literal(text.trim()).ok_or_else(bad)?;
+    match lit.kind {
+        crate::ast::ExprKind::Date(d) => Ok(calendar::format_time(d as f64 * 86_400.0)),
+        crate::ast::ExprKind::Time(t) => Ok(calendar::format_time(t)),
+        _ => Err(bad()),
+    }
+}
+
+/// The time column periods are taken from: a dataset's `time:` option, else the first
+/// time-typed column of the first dataset that has one (declared or in its data).
+pub fn time_column(program: &Program) -> Option<(String, String)> {
+    for ds in &program.datasets {
+        if let Some(c) = &ds.time_column {
+            return Some((ds.name.clone(), c.clone()));
+        }
+    }
+    program.datasets.iter().find_map(|ds| {
+        let declared = ds.declared.iter();
+        let schema = ds.schema.iter().flatten();
+        declared
+            .chain(schema)
+            .find(|(_, t)| *t == ColumnType::Time)
+            .map(|(c, _)| (ds.name.clone(), c.clone()))
+    })
+}
