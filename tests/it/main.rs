@@ -14,4 +14,5 @@ mod eval;
 mod fmt;
 mod repl;
 mod syntax;
+mod insight;
 mod testing;
