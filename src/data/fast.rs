@@ -30,7 +30,12 @@ pub struct Blocks<R> {
     block_bytes: usize,
     done: bool,
     first: bool,
+    /// Buffers handed back by the block's consumers, reused instead of allocated.
+    pool: Option<Pool>,
 }
+
+/// Block buffers to reuse: fresh 4 MiB allocations each cost page faults.
+pub type Pool = std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
 
 impl<R: Read> Blocks<R> {
     pub fn new(inner: R, max_record: usize) -> Blocks<R> {
@@ -41,6 +46,7 @@ impl<R: Read> Blocks<R> {
             block_bytes: BLOCK_BYTES,
             done: false,
             first: true,
+            pool: None,
         }
     }
 
@@ -48,6 +54,13 @@ impl<R: Read> Blocks<R> {
     #[must_use]
     pub fn with_block_size(mut self, bytes: usize) -> Blocks<R> {
         self.block_bytes = bytes.max(1);
+        self
+    }
+
+    /// Takes buffers from `pool` when it has any (consumers put blocks back when done).
+    #[must_use]
+    pub fn with_pool(mut self, pool: Pool) -> Blocks<R> {
+        self.pool = Some(pool);
         self
     }
 }
@@ -59,27 +72,20 @@ impl<R: Read> Iterator for Blocks<R> {
         if self.done {
             return None;
         }
-        let mut buf = std::mem::take(&mut self.carry);
+        let recycled = self.pool.as_ref().and_then(|p| p.lock().ok().and_then(|mut v| v.pop()));
+        let mut buf = recycled.unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(&self.carry);
+        self.carry.clear();
         let start = buf.len();
-        buf.resize(start + self.block_bytes, 0);
-        let mut filled = start;
-        loop {
-            match self.inner.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => {
-                    filled += n;
-                    if filled == buf.len() {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(Fallback(format!("read error: {e}"))));
-                }
-            }
+        // `take` + `read_to_end` fills spare capacity without zeroing it first.
+        let wanted = self.block_bytes as u64;
+        let read = (&mut self.inner).take(wanted).read_to_end(&mut buf);
+        if let Err(e) = read {
+            self.done = true;
+            return Some(Err(Fallback(format!("read error: {e}"))));
         }
-        buf.truncate(filled);
+        let filled = buf.len();
         let eof = filled < start + self.block_bytes;
         if self.first {
             self.first = false;
@@ -101,7 +107,7 @@ impl<R: Read> Iterator for Blocks<R> {
         }
         match last_boundary(&buf) {
             Some((end, _)) => {
-                self.carry = buf[end..].to_vec();
+                self.carry.extend_from_slice(&buf[end..]);
                 if self.carry.len() > self.max_record {
                     self.done = true;
                     return Some(Err(Fallback("record over the size limit".into())));
@@ -145,6 +151,8 @@ pub struct Layout {
     /// For each field position, the output slot (index into `columns`).
     pub slots: Vec<Option<usize>>,
     pub columns: Vec<(String, ColumnType)>,
+    /// Bytes per record in the first block, to size each block's columns.
+    pub row_bytes: usize,
 }
 
 impl Layout {
@@ -175,7 +183,13 @@ impl Layout {
         if block[end] == b'\r' && block.get(end + 1) == Some(&b'\n') {
             data += 1;
         }
-        Ok((Layout { delimiter, width: names.len(), slots, columns: wanted.to_vec() }, data))
+        let sample = &block[data.min(block.len())..];
+        let records = memchr::memchr_iter(b'\n', sample).count().max(1);
+        let row_bytes = (sample.len() / records).max(8);
+        Ok((
+            Layout { delimiter, width: names.len(), slots, columns: wanted.to_vec(), row_bytes },
+            data,
+        ))
     }
 }
 
@@ -214,10 +228,11 @@ impl Builder {
             } else {
                 fast_number(cell).or_else(|| parse(cell)).ok_or_else(bad)?
             }),
-            Builder::Bool(v) => v.push(if cell.is_empty() {
-                2
-            } else {
-                u8::from(bool_bytes(cell, true).ok_or_else(bad)?)
+            Builder::Bool(v) => v.push(match cell {
+                b"" => 2,
+                b"true" => 1,
+                b"false" => 0,
+                _ => u8::from(bool_bytes(cell, true).ok_or_else(bad)?),
             }),
             Builder::Text(codes, index, dict) => {
                 if cell.is_empty() {
@@ -357,7 +372,9 @@ impl Iterator for Specials<'_> {
 /// take a slower path. `\r` is only accepted as part of `\r\n` (lone CR files go to the
 /// careful reader).
 pub fn parse_block(block: &[u8], layout: &Layout) -> Result<Table, Fallback> {
-    let estimate = block.len() / 64 + 16;
+    // Sized from the first block's record length, with a little room: too small costs
+    // reallocations, too large costs memory (and page faults) on every block.
+    let estimate = block.len() / layout.row_bytes * 9 / 8 + 16;
     let mut builders: Vec<Builder> =
         layout.columns.iter().map(|(_, ty)| Builder::new(*ty, estimate)).collect();
     let d = layout.delimiter;

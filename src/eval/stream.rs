@@ -136,8 +136,8 @@ fn scan_dataset(
     }
 
     let file = crate::data::open_data_file(&ds.path).map_err(|e| Stop::Fallback(e.message))?;
-    let mut blocks =
-        Blocks::new(std::io::BufReader::with_capacity(1 << 20, file), load.max_record_bytes);
+    let pool: fast::Pool = std::sync::Arc::default();
+    let mut blocks = Blocks::new(file, load.max_record_bytes).with_pool(pool.clone());
     let first = match blocks.next() {
         Some(b) => b.map_err(|f| Stop::Fallback(f.0))?,
         None => return Err(Stop::Fallback("empty file".into())),
@@ -156,7 +156,12 @@ fn scan_dataset(
         }
         let bytes = block.map_err(|f| Stop::Fallback(f.0))?;
         let table = fast::parse_block(&bytes, &layout).map_err(|f| Stop::Fallback(f.0))?;
-        drop(bytes);
+        // Hand the buffer back for the next block (a few are enough to go round).
+        if let Ok(mut p) = pool.lock()
+            && p.len() < 8
+        {
+            p.push(bytes);
+        }
         let rows = table.rows;
         let mut missing = vec![0; ds.links.len()];
         let partial = if groupings.is_empty() {
@@ -207,13 +212,28 @@ fn scan_dataset(
             Some(scan::feed_block(program, &frame, engine.filter, groupings).map_err(fail)?)
         };
         let mut columns = table.columns;
-        let kept = kept_slots
+        let kept: Vec<Column> = kept_slots
             .iter()
             .rev()
             .map(|&i| columns.swap_remove(i))
             .collect::<Vec<_>>()
             .into_iter()
             .rev()
+            .collect();
+        // Kept columns live until the scan ends: hold only what they use.
+        let kept = kept
+            .into_iter()
+            .map(|mut c| {
+                match &mut c.data {
+                    ColumnData::Num(v) => v.shrink_to_fit(),
+                    ColumnData::Bool(v) => v.shrink_to_fit(),
+                    ColumnData::Text { codes, dict } => {
+                        codes.shrink_to_fit();
+                        dict.shrink_to_fit();
+                    }
+                }
+                c
+            })
             .collect();
         Ok(BlockOut { partial, kept, missing })
     };
