@@ -15,4 +15,6 @@ mod fmt;
 mod repl;
 mod syntax;
 mod insight;
+mod props;
+mod reliability;
 mod testing;
