@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::check::{self, CheckOptions, Checked, SchemaSource};
 use crate::data::{self, LoadOptions, Table};
@@ -34,7 +35,7 @@ pub struct Project {
     name: String,
     text: String,
     base_dir: PathBuf,
-    bound: HashMap<String, Table>,
+    bound: HashMap<String, Arc<Table>>,
     params: Vec<(String, String)>,
     data_paths: Vec<(String, PathBuf)>,
     load: LoadOptions,
@@ -89,7 +90,7 @@ impl Project {
     }
 
     /// The bound tables, by dataset name.
-    pub fn tables(&self) -> &HashMap<String, Table> {
+    pub fn tables(&self) -> &HashMap<String, Arc<Table>> {
         &self.bound
     }
 
@@ -122,13 +123,13 @@ impl Project {
             diagnostics: vec![eval::load_error(e)],
             sources: SourceMap::new(),
         })?;
-        self.bound.insert(dataset.to_string(), table);
+        self.bound.insert(dataset.to_string(), Arc::new(table));
         Ok(())
     }
 
     /// Binds a dataset to a table the host built.
-    pub fn bind_table(&mut self, dataset: &str, table: Table) {
-        self.bound.insert(dataset.to_string(), table);
+    pub fn bind_table(&mut self, dataset: &str, table: impl Into<Arc<Table>>) {
+        self.bound.insert(dataset.to_string(), table.into());
     }
 
     /// Checks the definitions against the bound data and the data files' headers.
@@ -244,9 +245,11 @@ impl Project {
                     load.null_tokens.extend(ds.null_tokens.iter().cloned());
                     load.columns = Some(eval::referenced_columns(program, id));
                     let path = ds.path.display().to_string();
-                    data::open_data_file(&ds.path)
-                        .and_then(|f| data::load_csv(f, &path, &load))
-                        .map_err(|e| err(vec![eval::load_error(e)]))?
+                    Arc::new(
+                        data::open_data_file(&ds.path)
+                            .and_then(|f| data::load_csv(f, &path, &load))
+                            .map_err(|e| err(vec![eval::load_error(e)]))?,
+                    )
                 }
             };
             tables.insert(ds.name.clone(), table);
@@ -258,7 +261,7 @@ impl Project {
 
 /// Schemas from bound tables, falling back to the data files.
 struct BoundSchemas<'a> {
-    bound: &'a HashMap<String, Table>,
+    bound: &'a HashMap<String, Arc<Table>>,
 }
 
 impl SchemaSource for BoundSchemas<'_> {

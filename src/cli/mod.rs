@@ -95,6 +95,10 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(outcome) => outcome.into(),
+        // A closed pipe ends quietly; a failed write (a full disk) was reported: exit 2.
+        Err(output::Closed) if output::FAILED.load(std::sync::atomic::Ordering::Relaxed) => {
+            ExitCode::from(2)
+        }
         Err(output::Closed) => ExitCode::SUCCESS,
     }
 }

@@ -1,17 +1,99 @@
-//! `kpiblend test` (being written).
+//! `kpiblend test`: run the `test` blocks of KPI files.
+//!
+//! Exit codes: 0 every test passed, 1 an expectation failed, 2 an error (a file that
+//! cannot be read or has definition errors, a bad fixture, a missing column).
 
-use clap::Args;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
 
-use super::output::Closed;
-use super::{ColorChoice, Outcome};
+use clap::{Args, ValueEnum};
+use kpiblend::testing::{self, report};
+
+use super::output::{Closed, eprint};
+use super::{ColorChoice, Out, Outcome};
 
 #[derive(Args)]
 pub struct TestArgs {
-    /// KPI files whose `test` blocks to run
-    pub files: Vec<std::path::PathBuf>,
+    /// KPI files whose `test` blocks to run (default: the *.kpi files of the current
+    /// directory)
+    pub files: Vec<PathBuf>,
+    /// Run only the tests whose names contain this text
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
-pub fn run(_args: &TestArgs, _color: ColorChoice) -> Result<Outcome, Closed> {
-    super::output::eprint("error: `kpiblend test` is not available yet\n");
-    Ok(Outcome::Failure)
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
+pub fn run(args: &TestArgs, color: ColorChoice) -> Result<Outcome, Closed> {
+    let files = if args.files.is_empty() {
+        match kpi_files(Path::new(".")) {
+            Ok(files) if !files.is_empty() => files,
+            Ok(_) => {
+                eprint("error: no .kpi files in the current directory; name the files to test\n");
+                return Ok(Outcome::Failure);
+            }
+            Err(e) => {
+                eprint(&format!(
+                    "error: cannot list the current directory: {}\n",
+                    kpiblend::check::io_reason(&e)
+                ));
+                return Ok(Outcome::Failure);
+            }
+        }
+    } else {
+        args.files.clone()
+    };
+    let runs: Vec<report::Run> = files
+        .iter()
+        .map(|path| report::Run {
+            file: path.display().to_string(),
+            result: testing::run_file(path, args.filter.as_deref()),
+        })
+        .collect();
+    let counts = report::counts(&runs);
+    let mut out = Out::stdout();
+    match args.format {
+        Format::Human => {
+            let color = super::use_color(color, std::io::stdout().is_terminal());
+            out.write(&report::human(&runs, color))?;
+        }
+        Format::Json => out.line(&report::json(&runs))?,
+        Format::Junit => out.write(&report::junit(&runs))?,
+    }
+    out.flush()?;
+    if counts.passed + counts.failed + counts.errors == 0 {
+        let why = match &args.filter {
+            Some(f) => format!("no test name contains `{f}`"),
+            None => "the files have no `test` blocks".to_string(),
+        };
+        eprint(&format!("note: no tests ran: {why}\n"));
+    }
+    Ok(if counts.errors > 0 {
+        Outcome::Failure
+    } else if counts.failed > 0 {
+        Outcome::Findings
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// The `.kpi` files of a directory, sorted.
+fn kpi_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "kpi") && path.is_file() {
+            files.push(path.strip_prefix(".").map_or(path.clone(), Path::to_path_buf));
+        }
+    }
+    files.sort();
+    Ok(files)
 }

@@ -12,7 +12,8 @@ use super::keys::KeyIndex;
 /// Loaded data, one table per dataset of a program (by dataset id).
 #[derive(Debug, Clone, Default)]
 pub struct Data {
-    tables: Vec<Option<Table>>,
+    /// Shared, so a REPL or a host can evaluate many times without copying columns.
+    tables: Vec<Option<Arc<Table>>>,
     dicts: Vec<HashMap<String, Arc<[Box<str>]>>>,
     /// Per root dataset, per dataset: the row reached through links from each root row.
     maps: Vec<Vec<Option<Vec<u32>>>>,
@@ -47,7 +48,7 @@ impl Data {
             match table {
                 Ok(t) => {
                     warnings.extend(skipped_warning(&path, &t));
-                    tables.push(Some(t));
+                    tables.push(Some(Arc::new(t)));
                 }
                 Err(e) => {
                     errors.push(load_error(e));
@@ -65,18 +66,19 @@ impl Data {
 
     /// Data a host already has: one table per dataset, by name. Missing datasets are
     /// empty.
-    pub fn from_tables(
+    pub fn from_tables<T: Into<Arc<Table>>>(
         program: &Program,
-        mut tables: HashMap<String, Table>,
+        mut tables: HashMap<String, T>,
     ) -> Result<Data, Vec<Diagnostic>> {
-        let tables = program.datasets.iter().map(|d| tables.remove(&d.name)).collect();
+        let tables =
+            program.datasets.iter().map(|d| tables.remove(&d.name).map(Into::into)).collect();
         let mut data = Data { tables, ..Data::default() };
         data.prepare(program)?;
         Ok(data)
     }
 
     pub fn table(&self, id: DatasetId) -> Option<&Table> {
-        self.tables.get(id).and_then(Option::as_ref)
+        self.tables.get(id).and_then(Option::as_deref)
     }
 
     pub fn column(&self, dataset: DatasetId, name: &str) -> Option<&Column> {

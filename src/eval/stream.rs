@@ -76,7 +76,7 @@ pub(super) fn scan_all(
     let mut order: Vec<DatasetId> = involved.iter().copied().collect();
     order.sort_by_key(|&d| (0..n).filter(|&x| x != d && program.reaches(d, x)).count());
 
-    let mut kept_tables: HashMap<String, Table> = HashMap::new();
+    let mut kept_tables: HashMap<String, Arc<Table>> = HashMap::new();
     let mut results: Vec<Option<Vec<Groups>>> = vec![None; jobs.len()];
     for d in order {
         let data = Data::from_tables(program, kept_tables.clone())
@@ -88,7 +88,7 @@ pub(super) fn scan_all(
         if let Some(j) = job {
             results[j] = Some(groups);
         }
-        kept_tables.insert(program.datasets[d].name.clone(), table);
+        kept_tables.insert(program.datasets[d].name.clone(), Arc::new(table));
     }
     Ok(results.into_iter().map(Option::unwrap_or_default).collect())
 }

@@ -142,7 +142,7 @@ impl Session {
         match super::load_table(path, ds) {
             Ok(t) => {
                 let rows = t.rows;
-                self.tables.insert(name.to_string(), t);
+                self.tables.insert(name.to_string(), std::sync::Arc::new(t));
                 self.data_paths.retain(|(n, _)| n != name);
                 self.data_paths.push((name.to_string(), path.to_path_buf()));
                 let checked = self.project().check();

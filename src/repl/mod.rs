@@ -67,7 +67,7 @@ pub struct Session {
     file: Option<PathBuf>,
     base_dir: PathBuf,
     stmts: Vec<Stmt>,
-    tables: HashMap<String, Table>,
+    tables: HashMap<String, Arc<Table>>,
     params: Vec<(String, String)>,
     data_paths: Vec<(String, PathBuf)>,
     by: Vec<String>,
@@ -166,7 +166,7 @@ impl Session {
         let mut p = Project::from_source("<session>", &self.source());
         p.set_base_dir(&self.base_dir);
         for (name, table) in &self.tables {
-            p.bind_table(name, table.clone());
+            p.bind_table(name, Arc::clone(table));
         }
         for (k, v) in &self.params {
             p.set_param(k, v);
@@ -406,7 +406,7 @@ impl Session {
         for ds in &unchecked.program.datasets {
             match load_table(&ds.path, ds) {
                 Ok(t) => {
-                    self.tables.insert(ds.name.clone(), t);
+                    self.tables.insert(ds.name.clone(), Arc::new(t));
                 }
                 Err(d) => {
                     err.push_str(&diagnostics::human(&d, &unchecked.program.sources, self.color));
@@ -479,7 +479,7 @@ fn load_table(path: &Path, ds: &crate::program::DatasetDef) -> Result<Table, Dia
 }
 
 /// `loaded 16 kpis, 3 blends, 4 dims, 1 view; calls: 5,000 rows, surveys: 1,094 rows`
-fn summary(checked: &Checked, tables: &HashMap<String, Table>) -> String {
+fn summary(checked: &Checked, tables: &HashMap<String, Arc<Table>>) -> String {
     let p = &checked.program;
     let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut parts = vec![

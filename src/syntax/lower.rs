@@ -277,7 +277,13 @@ impl Lower<'_> {
                         }
                     }
                     let op = cmp_op(parts.next()?.as_str());
-                    let value = self.expr(parts.next()?)?;
+                    let value_pair = parts.next()?;
+                    let value = if value_pair.as_rule() == Rule::expect_warn {
+                        let ident = self.ident(&value_pair);
+                        Expr { span: ident.span, kind: ExprKind::Name(ident) }
+                    } else {
+                        self.expr(value_pair)?
+                    };
                     let within = match parts.next() {
                         Some(w) => Some(self.expr(w)?),
                         None => None,
@@ -912,6 +918,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::test => "`test`",
         Rule::test_data => "test data (`calls = csv \"\"\"…\"\"\"`)",
         Rule::expect => "`expect`",
+        Rule::expect_warn => "`warn`",
         Rule::expect_subject => "a KPI or blend name",
         Rule::group_selector => "`[`",
         Rule::group_pick => "`dim = value`",
