@@ -13,4 +13,6 @@ fi
 script=$(printf ':timer on\n%s\n' aht aht csat fcr "aht, csat, aht_with_csat by site" "avg(calls.wait_s where calls.queue == \"billing\")" "nps by agent" aht csat fcr)
 times=$(printf '%s\n' "$script" | target/release/kpiblend repl examples/contact_center.kpi \
     --data calls="$dir/calls.csv" --data surveys="$dir/surveys.csv" 2>/dev/null | sed -n 's/^time: \([0-9.]*\) ms$/\1/p')
-echo "$times" | awk -v n="$n" '{ t[NR] = $1 } END { asort(t); printf "REPL queries over %d calls: %d queries, median %.1f ms, min %.1f ms, max %.1f ms\n", n, NR, t[int((NR + 1) / 2)], t[1], t[NR] }'
+sorted=($(echo "$times" | sort -n))
+count=${#sorted[@]}
+echo "REPL queries over $n calls: $count queries, median ${sorted[$((count / 2))]} ms, min ${sorted[0]} ms, max ${sorted[$((count - 1))]} ms"
