@@ -235,9 +235,16 @@ impl Builder {
                 _ => u8::from(bool_bytes(cell, true).ok_or_else(bad)?),
             }),
             Builder::Text(codes, index, dict) => {
+                // Most text columns that KPIs read (site, queue, channel) have a handful of
+                // values: comparing with each beats hashing.
+                let small = dict.len() <= 8;
                 if cell.is_empty() {
                     codes.push(u32::MAX);
-                } else if let Some(&c) = index.get(cell) {
+                } else if let Some(c) =
+                    small.then(|| dict.iter().position(|d| d.as_bytes() == cell)).flatten()
+                {
+                    codes.push(u32::try_from(c).unwrap_or(u32::MAX));
+                } else if let Some(&c) = (!small).then(|| index.get(cell)).flatten() {
                     codes.push(c);
                 } else {
                     let s =
