@@ -94,17 +94,15 @@ const QUERY_FILE: &str = "<command line>";
 
 pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let err_color = super::use_color(color, std::io::stderr().is_terminal());
-    let schemas = eval::FileSchemas;
+    let (strict, skipping) = (eval::FileSchemas, eval::SkippingSchemas);
+    let schemas: &dyn check::SchemaSource =
+        if args.bad_rows == BadRowsArg::Skip { &skipping } else { &strict };
     let mut params = args.params.clone();
     if let Some(as_of) = &args.as_of {
         params.push(("as_of".to_string(), as_of.clone()));
     }
-    let base = CheckOptions {
-        params,
-        data: args.data.clone(),
-        schemas: Some(&schemas),
-        extra: Vec::new(),
-    };
+    let base =
+        CheckOptions { params, data: args.data.clone(), schemas: Some(schemas), extra: Vec::new() };
     let mut checked = check::check_path(&args.file, &base);
     if args.as_of.is_some() && !checked.program.params.iter().any(|p| p.name == "as_of") {
         eprint(&format!(

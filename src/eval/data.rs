@@ -322,14 +322,34 @@ fn skipped_warning(path: &str, t: &Table) -> Option<Diagnostic> {
 /// inferred from the first rows (declared types win).
 pub struct FileSchemas;
 
+/// As [`FileSchemas`], but rows with bad values in the sample are skipped (for
+/// `--bad-rows skip`), so they are reported when the data is read, not refused early.
+pub struct SkippingSchemas;
+
 impl crate::check::SchemaSource for FileSchemas {
     fn schema(&self, dataset: &DatasetDef) -> Result<crate::check::Schema, Diagnostic> {
+        file_schema(dataset, data::BadRows::Fail)
+    }
+}
+
+impl crate::check::SchemaSource for SkippingSchemas {
+    fn schema(&self, dataset: &DatasetDef) -> Result<crate::check::Schema, Diagnostic> {
+        file_schema(dataset, data::BadRows::Skip)
+    }
+}
+
+fn file_schema(
+    dataset: &DatasetDef,
+    bad_rows: data::BadRows,
+) -> Result<crate::check::Schema, Diagnostic> {
+    {
         let path = dataset.path.display().to_string();
         let file = data::open_data_file(&dataset.path).map_err(load_error)?;
         let opts = LoadOptions {
             delimiter: dataset.delimiter,
             declared: dataset.declared.clone(),
             null_tokens: dataset.null_tokens.clone(),
+            bad_rows,
             ..LoadOptions::default()
         };
         let sample = FirstRecords {

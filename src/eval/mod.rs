@@ -18,7 +18,7 @@ pub mod vector;
 
 use std::collections::HashMap;
 
-pub use data::{Data, DataOptions, FileSchemas, load_error, referenced_columns};
+pub use data::{Data, DataOptions, FileSchemas, SkippingSchemas, load_error, referenced_columns};
 pub use kpi::{agg_refs, kpi_refs};
 pub use report::*;
 
