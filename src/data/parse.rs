@@ -240,49 +240,8 @@ pub(crate) fn int_bytes(b: &[u8]) -> Result<f64, NumError> {
     Ok(if neg && v != 0 { -f } else { f })
 }
 
-/// Days from 1970-01-01 to the given proleptic Gregorian date (negative before it). `m` is
-/// 1-12; `d` is not validated against the month (Howard Hinnant's `days_from_civil`).
-#[must_use]
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400); // [0, 399]
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 }; // March-based month [0, 11]
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1; // [0, 365]
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date `(year, month 1-12, day 1-31)` of a day count since 1970-01-01;
-/// the inverse of [`days_from_civil`].
-#[must_use]
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let d = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let m = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    // Both are in range by construction; the fallbacks are never taken.
-    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
-}
-
-fn is_leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
+// Calendar arithmetic is shared with the rest of the crate.
+pub use crate::calendar::{civil_from_days, days_from_civil, days_in_month};
 
 /// Reads exactly `n` ASCII digits at `b[at..]`.
 #[inline]
