@@ -7,7 +7,7 @@
 
 use crate::calendar;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::program::Program;
+use crate::program::{ItemRef, Program};
 use crate::types::ColumnType;
 
 /// Name of the view a query defines.
@@ -73,15 +73,29 @@ impl Query {
     /// The definitions that make this query: a period dim for trends, then the view.
     /// Each part the user typed is on its own line, so diagnostics point at it.
     pub fn definitions(&self, program: &Program) -> Result<String, Diagnostic> {
+        self.definitions_skipping(program).map(|(text, _)| text)
+    }
+
+    /// As [`Query::definitions`]; when no items were named (all of them), items that
+    /// cannot be grouped as asked (their data reaches neither the dims nor the time
+    /// column) are left out and returned, so the rest can still be shown.
+    pub fn definitions_skipping(
+        &self,
+        program: &Program,
+    ) -> Result<(String, Vec<String>), Diagnostic> {
         let mut text = String::new();
         let mut by: Vec<String> = self.by.iter().map(|s| s.trim().to_string()).collect();
         let mut conditions: Vec<String> = self.filter.iter().map(|f| format!("({f})")).collect();
+        // Datasets the grouping needs to reach: the dims' and, for periods, the time column's.
+        let mut targets: Vec<usize> =
+            by.iter().filter_map(|d| program.dim(d)).map(|d| program.dims[d].home).collect();
         if self.trend.is_some() || self.from.is_some() || self.to.is_some() {
             let (dataset, column) = time_column(program).ok_or_else(|| {
                 Diagnostic::error(Code::BadOverride, "no dataset has a time column to take periods from")
                     .help("declare one, e.g. `dataset calls = csv(\"calls.csv\") { started_at: time }`, or name it: `csv(\"calls.csv\", time: \"started_at\")`")
             })?;
             let col = format!("{dataset}.{column}");
+            targets.extend(program.dataset(&dataset));
             if let Some(grain) = self.trend {
                 text.push_str(&format!("dim {PERIOD} = {}({col})\n", grain.name()));
                 by.insert(0, PERIOD.to_string());
@@ -93,14 +107,24 @@ impl Query {
                 conditions.push(format!("{col} < {}", timestamp(to, "--to")?));
             }
         }
+        let mut skipped = Vec::new();
         let items = if self.items.is_empty() {
-            program
-                .kpis
-                .iter()
-                .map(|k| k.name.clone())
-                .chain(program.blends.iter().map(|b| b.name.clone()))
-                .collect::<Vec<_>>()
-                .join(", ")
+            let all = (0..program.kpis.len())
+                .map(ItemRef::Kpi)
+                .chain((0..program.blends.len()).map(ItemRef::Blend));
+            let mut names = Vec::new();
+            for item in all {
+                let reached = roots(program, item)
+                    .into_iter()
+                    .all(|r| targets.iter().all(|&t| program.reaches(r, t)));
+                let name = program.item_name(item).to_string();
+                if reached {
+                    names.push(name);
+                } else {
+                    skipped.push(name);
+                }
+            }
+            names.join(", ")
         } else {
             self.items.iter().map(|s| s.trim()).collect::<Vec<_>>().join(", ")
         };
@@ -111,8 +135,36 @@ impl Query {
         if !conditions.is_empty() {
             text.push_str(&format!("where {}\n", conditions.join("\nand ")));
         }
-        Ok(text)
+        Ok((text, skipped))
     }
+}
+
+/// The datasets whose rows an item's aggregates read, through the KPIs it uses.
+fn roots(program: &Program, item: ItemRef) -> Vec<usize> {
+    let mut stack: Vec<usize> = match item {
+        ItemRef::Kpi(k) => vec![k],
+        ItemRef::Blend(b) => {
+            let blend = &program.blends[b];
+            let mut ks = blend.components.clone();
+            if let Some(g) = &blend.guard {
+                crate::eval::kpi_refs(g, &mut ks);
+            }
+            ks
+        }
+    };
+    let (mut seen, mut out) = (vec![false; program.kpis.len()], Vec::new());
+    while let Some(k) = stack.pop() {
+        if std::mem::replace(&mut seen[k], true) {
+            continue;
+        }
+        let mut aggs = Vec::new();
+        crate::eval::agg_refs(&program.kpis[k].expr, &mut aggs);
+        out.extend(aggs.iter().map(|&a| program.aggregates[a].dataset));
+        crate::eval::kpi_refs(&program.kpis[k].expr, &mut stack);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// A date or timestamp typed on the command line, as a timestamp literal.

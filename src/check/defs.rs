@@ -166,6 +166,8 @@ impl Checker<'_> {
             .map(|(_, t)| *t);
         match (ty, &ds.schema) {
             (Some(ColumnType::Time), _) | (None, None) => {}
+            // No value in the sample: the type is unknown, so it may be a time column.
+            (Some(_), _) if ds.untyped.contains(&column) => {}
             (Some(t), _) => self.error(
                 Diagnostic::error(
                     Code::ArgumentType,
@@ -522,8 +524,13 @@ impl Checker<'_> {
             },
         };
         if let (Some(u), Ty::Num(inf)) = (&k.unit, &inferred) {
+            // The unit says what the computed number is in; it does not convert. A time
+            // difference is in seconds, so `unit minutes` on it would show 90 s as 90 min.
             let clash = matches!((&unit, inf), (Unit::Percent, x) if x.seconds_per_unit().is_some())
-                || matches!((&unit, inf), (x, Unit::Percent) if x.seconds_per_unit().is_some());
+                || matches!((&unit, inf), (x, Unit::Percent) if x.seconds_per_unit().is_some())
+                || (unit != *inf
+                    && unit.seconds_per_unit().is_some()
+                    && inf.seconds_per_unit().is_some());
             if clash {
                 self.error(
                     Diagnostic::error(
@@ -536,7 +543,8 @@ impl Checker<'_> {
                         ),
                     )
                     .at(u.span, "declared unit")
-                    .also(k.expr.span, format!("computed in {}", inf.name())),
+                    .also(k.expr.span, format!("computed in {}", inf.name()))
+                    .help(format!("`unit` names what the value is in and does not convert it: write `unit {}` (durations are shown as `5m 42s` either way)", inf.name())),
                 );
             }
         }
@@ -1077,7 +1085,13 @@ fn flip(op: CmpOp) -> CmpOp {
 fn parse_override(text: &str, declared: &Ty) -> Result<(Value, Ty), String> {
     let parsed =
         crate::syntax::parse_literal(text).ok_or_else(|| format!("`{text}` is not a value"))?;
-    let (v, t) = literal(&parsed);
+    let (mut v, mut t) = literal(&parsed);
+    // A date where a time is expected means that day's midnight (UTC).
+    if let (Ty::Time, Value::Date(d)) = (declared, &v) {
+        #[allow(clippy::cast_precision_loss)]
+        let secs = *d as f64 * 86_400.0;
+        (v, t) = (Value::Time(secs), Ty::Time);
+    }
     let fits = match (declared, &t) {
         (Ty::Num(a), Ty::Num(b)) => {
             super::expr::add_units(a, b).is_some()

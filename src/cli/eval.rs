@@ -129,8 +129,20 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         || args.to.is_some()
         || query.trend.is_some();
     if is_query {
-        let text = match query.definitions(&checked.program) {
-            Ok(t) => t,
+        let text = match query.definitions_skipping(&checked.program) {
+            Ok((t, skipped)) => {
+                if !skipped.is_empty() {
+                    let how = match &query.trend {
+                        Some(g) => format!("by {}", g.name()),
+                        None => format!("by {}", args.by.join(", ")),
+                    };
+                    eprint(&format!(
+                        "note: not shown, as their data cannot be grouped {how}: {}\n",
+                        skipped.join(", ")
+                    ));
+                }
+                t
+            }
             Err(d) => {
                 print_all(&[d], &checked.program, err_color);
                 return Ok(Outcome::Failure);
