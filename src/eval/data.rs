@@ -201,9 +201,10 @@ pub fn missing_keys(
     Diagnostic::warning(
         Code::MissingKey,
         format!(
-            "{missing} row{} of `{}` have a `{}` not found in `{}.{}`; their `{}` columns are null",
+            "{missing} row{} of `{}` {} a `{}` not found in `{}.{}`; their `{}` columns are null",
             if missing == 1 { "" } else { "s" },
             ds.name,
+            if missing == 1 { "has" } else { "have" },
             link.column,
             target.name,
             link.target_column,

@@ -52,8 +52,12 @@ pub(super) fn scan_all(
                 }
             });
         }
+        // Every link of a dataset that is read is followed, used or not, so duplicate
+        // and missing keys are reported as the careful reader reports them.
         for link in &program.datasets[*root].links {
             own[*root].insert(link.column.clone());
+            kept[link.target].insert(link.target_column.clone());
+            involved.insert(link.target);
         }
     }
     // Datasets reached through others keep their link columns, and their targets the keys.
