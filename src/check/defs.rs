@@ -1094,7 +1094,7 @@ fn parse_override(text: &str, declared: &Ty) -> Result<(Value, Ty), String> {
     }
     let fits = match (declared, &t) {
         (Ty::Num(a), Ty::Num(b)) => {
-            super::expr::add_units(a, b).is_some()
+            super::types::add_units(a, b).is_some()
                 || (a.seconds_per_unit().is_some() && b.seconds_per_unit().is_some())
         }
         (a, b) => a.is_open() || std::mem::discriminant(a) == std::mem::discriminant(b),

@@ -5,9 +5,11 @@
 //! Parsing and checking run on a thread with a known, generous stack, so an embedding
 //! host's small thread stack cannot change the outcome.
 
+mod calls;
 mod defs;
 mod expr;
 mod files;
+mod types;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
