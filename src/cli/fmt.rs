@@ -1,9 +1,23 @@
-//! `kpiblend fmt` (being written).
+//! `kpiblend fmt`: rewrite KPI files in the canonical layout (see `kpiblend::format`).
+//!
+//! With files, each one that changes is replaced atomically (a temporary file in the
+//! same directory, then a rename), so an interrupted run never leaves half a file.
+//! `--check` and `--diff` write nothing. With no file, or `-`, standard input is
+//! formatted to standard output. Exit codes: 0 nothing to do (or all rewritten), 1 a
+//! file would change (`--check`, `--diff`) or does not parse, 2 a file cannot be read
+//! or written.
+
+use std::io::{IsTerminal as _, Read as _};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use kpiblend::diagnostic::{Code, Diagnostic};
+use kpiblend::format;
+use kpiblend::render::diagnostics as render;
+use kpiblend::source::{SourceFile, SourceMap};
 
-use super::output::Closed;
-use super::{ColorChoice, Outcome};
+use super::output::{self, Closed};
+use super::{ColorChoice, Out, Outcome};
 
 #[derive(Args)]
 pub struct FmtArgs {
@@ -12,12 +26,174 @@ pub struct FmtArgs {
     /// Do not write; exit 1 and name the files that would change
     #[arg(long)]
     pub check: bool,
-    /// Do not write; print a unified diff of the changes
+    /// Do not write; print a unified diff of the changes (exit 1 if any)
     #[arg(long)]
     pub diff: bool,
 }
 
-pub fn run(_args: &FmtArgs, _color: ColorChoice) -> Result<Outcome, Closed> {
-    super::output::eprint("error: `kpiblend fmt` is not available yet\n");
-    Ok(Outcome::Failure)
+/// What to do with a file's formatted text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Write,
+    Check,
+    Diff,
+}
+
+pub fn run(args: &FmtArgs, color: ColorChoice) -> Result<Outcome, Closed> {
+    let color = super::use_color(color, std::io::stderr().is_terminal());
+    let mode = match (args.diff, args.check) {
+        (true, _) => Mode::Diff,
+        (false, true) => Mode::Check,
+        (false, false) => Mode::Write,
+    };
+    let mut out = Out::stdout();
+    let stdin = [PathBuf::from("-")];
+    let files = if args.files.is_empty() { &stdin[..] } else { &args.files[..] };
+    let mut outcome = Outcome::Ok;
+    for path in files {
+        let result = if path.as_os_str() == "-" {
+            stdin_file(mode, color, &mut out)?
+        } else {
+            one_file(path, mode, color, &mut out)?
+        };
+        outcome = outcome.max_with(result);
+    }
+    out.flush()?;
+    Ok(outcome)
+}
+
+/// Formats standard input: the text to stdout (nothing with `--check`).
+fn stdin_file(mode: Mode, color: bool, out: &mut Out) -> Result<Outcome, Closed> {
+    const NAME: &str = "<stdin>";
+    let mut bytes = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
+        output::eprint(&format!(
+            "error: cannot read standard input: {}\n",
+            kpiblend::check::io_reason(&e)
+        ));
+        return Ok(Outcome::Failure);
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            not_utf8(NAME, e.as_bytes(), color);
+            return Ok(Outcome::Findings);
+        }
+    };
+    let Some(formatted) = formatted(NAME, &text, color) else { return Ok(Outcome::Findings) };
+    match mode {
+        Mode::Write => {
+            out.write(&formatted)?;
+            Ok(Outcome::Ok)
+        }
+        Mode::Check | Mode::Diff => report_change(NAME, &text, &formatted, mode, out),
+    }
+}
+
+fn one_file(path: &Path, mode: Mode, color: bool, out: &mut Out) -> Result<Outcome, Closed> {
+    let name = path.display().to_string();
+    let text = match kpiblend::check::read_source(path) {
+        Ok(text) => text,
+        Err((Code::NotUtf8, message)) => {
+            // not text, so it does not parse: a finding, shown at the first bad byte
+            match std::fs::read(path) {
+                Ok(bytes) if std::str::from_utf8(&bytes).is_err() => {
+                    not_utf8(&name, &bytes, color);
+                }
+                _ => output::eprint(&format!("error: {message}\n")),
+            }
+            return Ok(Outcome::Findings);
+        }
+        Err((code, message)) => {
+            let d = Diagnostic::error(code, message).in_file(name);
+            output::eprint(&render::human(&d, &SourceMap::new(), color));
+            return Ok(Outcome::Failure);
+        }
+    };
+    let Some(formatted) = formatted(&name, &text, color) else { return Ok(Outcome::Findings) };
+    match mode {
+        Mode::Check | Mode::Diff => report_change(&name, &text, &formatted, mode, out),
+        Mode::Write if formatted == text => Ok(Outcome::Ok),
+        Mode::Write => match replace(path, &formatted) {
+            Ok(()) => Ok(Outcome::Ok),
+            Err(e) => {
+                output::eprint(&format!(
+                    "error: cannot write {name}: {}\n",
+                    kpiblend::check::io_reason(&e)
+                ));
+                Ok(Outcome::Failure)
+            }
+        },
+    }
+}
+
+/// The formatted text, or `None` after printing why there is none.
+fn formatted(name: &str, text: &str, color: bool) -> Option<String> {
+    match format::format_file(name, text) {
+        Ok(f) => {
+            if f.refused {
+                output::eprint(&format!(
+                    "warning: {name} left unchanged: its formatted text would not read back \
+                     the same (a formatter bug; please report it)\n"
+                ));
+            }
+            Some(f.text)
+        }
+        Err(diagnostics) => {
+            let mut sources = SourceMap::new();
+            sources.add(SourceFile::new(name, text));
+            for d in &diagnostics {
+                output::eprint(&render::human(d, &sources, color));
+            }
+            None
+        }
+    }
+}
+
+/// The diagnostic of a file that is not UTF-8, pointing at the first bad byte.
+fn not_utf8(name: &str, bytes: &[u8], color: bool) {
+    let Err(e) = std::str::from_utf8(bytes) else { return };
+    let mut sources = SourceMap::new();
+    let id = sources.add(SourceFile::new(name, String::from_utf8_lossy(bytes).into_owned()));
+    output::eprint(&render::human(&kpiblend::syntax::not_utf8(id, bytes, &e), &sources, color));
+}
+
+/// `--check` and `--diff`: say whether (and how) the file would change.
+fn report_change(
+    name: &str,
+    text: &str,
+    formatted: &str,
+    mode: Mode,
+    out: &mut Out,
+) -> Result<Outcome, Closed> {
+    if formatted == text {
+        return Ok(Outcome::Ok);
+    }
+    if mode == Mode::Diff {
+        let diff = similar::TextDiff::from_lines(text, formatted);
+        out.write(&diff.unified_diff().context_radius(3).header(name, name).to_string())?;
+    } else {
+        out.line(&format!("would reformat: {name}"))?;
+    }
+    Ok(Outcome::Findings)
+}
+
+/// Replaces the file's contents atomically: a temporary file next to the real one (a
+/// symlink's target, not the link), then a rename over it, keeping its permissions.
+fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    let target = std::fs::canonicalize(path)?;
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(
+        ".{}.kpiblend-fmt-{}.tmp",
+        file_name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let written = std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::metadata(&target)?.permissions()))
+        .and_then(|()| std::fs::rename(&tmp, &target));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
