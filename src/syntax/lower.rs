@@ -640,26 +640,41 @@ fn unicode_escape(chars: &mut std::str::CharIndices<'_>) -> Option<char> {
 /// The length of `text` without the whitespace and comments pest counts into a rule
 /// that ends in an optional or repeated part.
 fn trimmed_len(text: &str) -> usize {
-    let mut t = text.trim_end();
-    loop {
-        let line_start = t.rfind(['\n', '\r']).map_or(0, |i| i + 1);
-        let mut in_string = false;
-        let mut comment = None;
-        for (i, c) in t[line_start..].char_indices() {
-            match c {
-                '"' => in_string = !in_string,
-                '#' if !in_string => {
-                    comment = Some(line_start + i);
-                    break;
+    // One pass with the lexer's view of strings (escapes, triple quotes) and comments:
+    // the span ends after the last character that is neither space nor comment.
+    let bytes = text.as_bytes();
+    let (mut i, mut end) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
                 }
-                _ => {}
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i = text[i + 3..].find("\"\"\"").map_or(bytes.len(), |n| i + 3 + n + 3);
+                end = i;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(bytes.len());
+                end = i;
+            }
+            c if c.is_ascii_whitespace() => i += 1,
+            _ => {
+                i += 1;
+                end = i;
             }
         }
-        match comment {
-            Some(at) => t = t[..at].trim_end(),
-            None => return t.len(),
-        }
     }
+    // `end` may sit inside a multi-byte character only if the text was cut there.
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    end
 }
 
 /// A parenthesised expression's span, widened to its parentheses.
