@@ -275,7 +275,9 @@ impl Session {
     }
 
     fn save(&self, path: &Path) -> Reply {
-        let text = self.source();
+        // Saved in the canonical layout (as `kpiblend fmt` would write it).
+        let raw = self.source();
+        let text = crate::format::format_source(&path.display().to_string(), &raw).unwrap_or(raw);
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let tmp = dir.join(format!(
             ".{}.tmp",
