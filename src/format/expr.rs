@@ -8,6 +8,7 @@
 //! be read; parentheses around a single operand, doubled ones, and ones around a
 //! whole argument, list item or clause value are dropped.
 
+use super::items::WIDTH;
 use crate::ast::{BinaryOp, Expr, ExprKind, StrLit, UnaryOp};
 use crate::syntax;
 
@@ -120,6 +121,156 @@ impl Printer<'_> {
         })
     }
 
+    /// `e` starting at column `col` of its line and followed there by `trail` more
+    /// characters: on one line when that fits in [`WIDTH`] columns, otherwise broken
+    /// (the rules are in the module docs of `format`). Lines after the first carry their
+    /// full indentation. An expression holding a triple-quoted string is not broken.
+    pub fn layout(&self, e: &Expr, col: usize, trail: usize) -> Printed {
+        let flat = self.expr(e, col)?;
+        if flat.contains(['\n', '\r']) || col + width(&flat) + trail <= WIDTH {
+            return Ok(flat);
+        }
+        Ok(match &e.kind {
+            ExprKind::Binary { op, .. } => {
+                // the chain of operators as loose as this one, left-associative
+                let p = binary_precedence(*op);
+                let mut chain = Vec::new();
+                let mut first = e;
+                while let ExprKind::Binary { op, lhs, rhs } = &first.kind {
+                    if binary_precedence(*op) != p || (!std::ptr::eq(first, e) && self.kept(first))
+                    {
+                        break;
+                    }
+                    chain.push((*op, rhs));
+                    first = lhs;
+                }
+                let pad = " ".repeat(col);
+                let mut out = self.operand_at(first, precedence(first) < p, col, 0)?;
+                for (i, (op, rhs)) in chain.iter().rev().enumerate() {
+                    let t = if i + 1 == chain.len() { trail } else { 0 };
+                    let op = op.as_str();
+                    let rhs = self.operand_at(rhs, precedence(rhs) <= p, col + op.len() + 1, t)?;
+                    out = format!("{out}\n{pad}{op} {rhs}");
+                }
+                out
+            }
+            ExprKind::Unary { op: UnaryOp::Neg, operand: o } => {
+                let gap = if self.operand(o, precedence(o) < NEG, col)?.starts_with('-') {
+                    " "
+                } else {
+                    ""
+                };
+                let inner = self.operand_at(o, precedence(o) < NEG, col + 1 + gap.len(), trail)?;
+                format!("-{gap}{inner}")
+            }
+            ExprKind::Unary { op: UnaryOp::Not, operand: o } => {
+                format!("not {}", self.operand_at(o, precedence(o) < NOT, col + 4, trail)?)
+            }
+            ExprKind::IsNull { operand: o, negated } => {
+                let suffix = if *negated { " is not null" } else { " is null" };
+                let o = self.operand_at(o, precedence(o) < CMP, col, trail + suffix.len())?;
+                format!("{o}{suffix}")
+            }
+            ExprKind::InList { operand: o, list, negated } => {
+                let head = if *negated { " not in (" } else { " in (" };
+                let o = self.operand_at(o, precedence(o) < CMP, col, head.len())?;
+                let open = end_column(col, &o) + head.len();
+                let items = self.list(list, open)?;
+                if open + width(&items) + 1 + trail <= WIDTH {
+                    format!("{o}{head}{items})")
+                } else {
+                    let mut parts = Vec::with_capacity(list.len());
+                    for (i, item) in list.iter().enumerate() {
+                        let t = if i + 1 == list.len() { trail + 1 } else { 1 };
+                        parts.push(self.layout(item, open, t)?);
+                    }
+                    format!("{o}{head}{})", parts.join(&format!(",\n{}", " ".repeat(open))))
+                }
+            }
+            ExprKind::Case { operand: o, whens, otherwise } => {
+                let pad = " ".repeat(col + 4);
+                let mut out = String::from("case");
+                if let Some(o) = o {
+                    out = format!("{out} {}", self.layout(o, col + 5, 0)?);
+                }
+                for (w, t) in whens {
+                    let one = format!("when {} then {}", self.expr(w, col)?, self.expr(t, col)?);
+                    if col + 4 + width(&one) <= WIDTH {
+                        out = format!("{out}\n{pad}{one}");
+                    } else {
+                        // `then` on a line of its own, one level deeper
+                        let w = self.layout(w, col + 9, 0)?;
+                        let t = self.layout(t, col + 13, 0)?;
+                        out = format!("{out}\n{pad}when {w}\n{pad}    then {t}");
+                    }
+                }
+                if let Some(o) = otherwise {
+                    out = format!("{out}\n{pad}else {}", self.layout(o, col + 9, 0)?);
+                }
+                format!("{out}\n{}end", " ".repeat(col))
+            }
+            ExprKind::Call { func, args, filter, over } if !args.is_empty() => {
+                let over = over.as_ref().map_or(String::new(), |o| format!(" over {}", o.name));
+                let open = col + func.name.len() + 1;
+                let pad = " ".repeat(open);
+                let close = 1 + over.len() + trail;
+                // the argument the filter follows, as in `expr`
+                let at = filter.as_ref().map(|f| {
+                    let after = args.iter().filter(|a| a.span.start < f.span.start).count();
+                    after.clamp(1, args.len()) - 1
+                });
+                if let (Some(f), Some(at)) = (filter, at) {
+                    let inside = self.list(args, open)?;
+                    if at + 1 == args.len() && open + width(&inside) <= WIDTH {
+                        let f = self.layout(f, open + "where ".len(), close)?;
+                        return Ok(format!("{}({inside}\n{pad}where {f}){over}", func.name));
+                    }
+                }
+                let mut parts = Vec::with_capacity(args.len());
+                for (i, a) in args.iter().enumerate() {
+                    let t = if i + 1 == args.len() { close } else { 1 };
+                    parts.push(match filter {
+                        Some(f) if at == Some(i) => {
+                            let one =
+                                format!("{} where {}", self.expr(a, open)?, self.expr(f, open)?);
+                            if open + width(&one) + t <= WIDTH {
+                                one
+                            } else {
+                                let a = self.layout(a, open, 0)?;
+                                let f = self.layout(f, open + "where ".len(), t)?;
+                                format!("{a}\n{pad}where {f}")
+                            }
+                        }
+                        _ => self.layout(a, open, t)?,
+                    });
+                }
+                format!("{}({}){over}", func.name, parts.join(&format!(",\n{pad}")))
+            }
+            _ => flat,
+        })
+    }
+
+    /// [`Self::layout`] for an operand: in parentheses as [`Self::operand`] puts them.
+    fn operand_at(&self, e: &Expr, needs: bool, col: usize, trail: usize) -> Printed {
+        if needs || self.kept(e) {
+            Ok(format!("({})", self.layout(e, col + 1, trail + 1)?))
+        } else {
+            self.layout(e, col, trail)
+        }
+    }
+
+    /// `e` is an operator expression the user wrote in parentheses, which stay.
+    fn kept(&self, e: &Expr) -> bool {
+        let compound = matches!(
+            e.kind,
+            ExprKind::Unary { .. }
+                | ExprKind::Binary { .. }
+                | ExprKind::IsNull { .. }
+                | ExprKind::InList { .. }
+        );
+        compound && wrapped(self.text(e.span.range()))
+    }
+
     /// `a, b, c`
     pub fn list(&self, items: &[Expr], indent: usize) -> Printed {
         let items: Result<Vec<String>, Verbatim> =
@@ -131,15 +282,7 @@ impl Printer<'_> {
     /// user wrote them around an operator expression.
     fn operand(&self, e: &Expr, needs: bool, indent: usize) -> Printed {
         let text = self.expr(e, indent)?;
-        let compound = matches!(
-            e.kind,
-            ExprKind::Unary { .. }
-                | ExprKind::Binary { .. }
-                | ExprKind::IsNull { .. }
-                | ExprKind::InList { .. }
-        );
-        let written = compound && wrapped(self.text(e.span.range()));
-        Ok(if needs || written { format!("({text})") } else { text })
+        Ok(if needs || self.kept(e) { format!("({text})") } else { text })
     }
 
     /// A number, percentage, duration, date or time, spelled as in the source.
@@ -171,6 +314,20 @@ impl Printer<'_> {
             }
             _ => escaped(value),
         }
+    }
+}
+
+/// Characters in `text`.
+fn width(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// The column after `text` when it starts at column `col` (later lines carry their own
+/// indentation).
+fn end_column(col: usize, text: &str) -> usize {
+    match text.rsplit_once('\n') {
+        Some((_, last)) => width(last),
+        None => col + width(text),
     }
 }
 

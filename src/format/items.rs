@@ -78,7 +78,7 @@ impl Printer<'_> {
     fn definition(&self, keyword: &str, name: &Ident, e: &Expr) -> Printed {
         let head = format!("{keyword} {} =", name.name);
         let one = format!("{head} {}", self.expr(e, 0)?);
-        if fits(&one) { Ok(one) } else { Ok(format!("{head}\n{INDENT}{}", self.expr(e, 4)?)) }
+        if fits(&one) { Ok(one) } else { Ok(format!("{head}\n{INDENT}{}", self.layout(e, 4, 0)?)) }
     }
 
     fn blend(&self, b: &Blend) -> Printed {
@@ -146,7 +146,7 @@ impl Printer<'_> {
         } else {
             lines.push(with_trailing(head, per.trailing[0]));
             lines.extend(per.leading[1].iter().map(|c| format!("{INDENT}{c}")));
-            let expr = self.expr(&k.expr, 4)?;
+            let expr = self.layout(&k.expr, 4, 0)?;
             lines.push(with_trailing(format!("{INDENT}{expr}"), per.trailing[1]));
         }
         let mut i = 0;

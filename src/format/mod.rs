@@ -27,8 +27,22 @@
 //! - Parentheses: the ones precedence needs, plus the ones the user wrote around an
 //!   operator expression inside another (`(a * b) + c` stays); parentheses around a
 //!   single operand, doubled ones, and ones around a whole argument or value go.
-//! - Expressions are never broken across lines: a line that holds one long expression
-//!   may exceed 100 columns.
+//! - An expression that does not fit in 100 columns where it starts (on its own line, in
+//!   a `kpi`, `dim` or `param`) is broken, outermost first, each piece that fits staying
+//!   on one line:
+//!   - an operator expression: before each operator of its loosest chain (`a + b - c`,
+//!     not what is in parentheses), the operator starting the continuation line at the
+//!     column where the expression starts;
+//!   - a call: before its `where`, aligned one column after the `(`, when the arguments
+//!     fit on the first line; otherwise one argument per line after each `,`, aligned
+//!     there too (the argument the filter follows breaks before `where` if needed);
+//!   - `x in (…)`: one item per line after each `,`, aligned after the `(`;
+//!   - `case`: each `when … then …` and the `else` on a line indented 4 from `case`,
+//!     `end` under `case`; a `when` that does not fit puts `then` on the next line,
+//!     4 deeper;
+//!   - `not`, `-`, `is null` and parentheses break inside their operand. Literals,
+//!     names, clause values, `blend`, `view`, `expect` and expressions holding a
+//!     triple-quoted string are never broken, so such a line may exceed 100 columns.
 //! - `<>` is written `!=`, and `[dim == v]` in an `expect` is written `[dim = v]`.
 //!
 //! # Comments

@@ -162,6 +162,51 @@ fn a_kpi_that_does_not_fit_gets_a_line_per_clause() {
 }
 
 #[test]
+fn an_expression_that_does_not_fit_breaks_at_its_loosest_operators_then_inside_calls() {
+    assert_fmt(
+        r#"
+        kpi occupancy "Occupancy" = sum(agent_states.ended_at - agent_states.started_at where agent_states.state in ("handling", "acw")) / sum(agent_states.ended_at - agent_states.started_at where agent_states.state in ("handling", "acw", "available")) unit percent
+        kpi adherence = sum(agent_states.ended_at - agent_states.started_at where (agent_states.scheduled == "open" and agent_states.state in ("handling", "acw", "available")) or agent_states.state == agent_states.scheduled)
+        dim band = case calls.complexity_code when "low" then 1 when "medium" then 2 when "high" then 4 else 100 end
+        kpi args = percentile(calls.talk_s + calls.hold_s + calls.acw_s + calls.wrap_up_s + calls.other_s, 0.9, calls.handled_by_agent_x)
+        kpi list = count(calls.id where calls.queue_name in ("billing", "sales", "retention", "technical support", "collections", "general"))
+        "#,
+        r#"
+        kpi occupancy "Occupancy" =
+            sum(agent_states.ended_at - agent_states.started_at
+                where agent_states.state in ("handling", "acw"))
+            / sum(agent_states.ended_at - agent_states.started_at
+                  where agent_states.state in ("handling", "acw", "available"))
+            unit percent
+        kpi adherence =
+            sum(agent_states.ended_at - agent_states.started_at
+                where (agent_states.scheduled == "open"
+                       and agent_states.state in ("handling", "acw", "available"))
+                      or agent_states.state == agent_states.scheduled)
+        dim band =
+            case calls.complexity_code
+                when "low" then 1
+                when "medium" then 2
+                when "high" then 4
+                else 100
+            end
+        kpi args =
+            percentile(calls.talk_s + calls.hold_s + calls.acw_s + calls.wrap_up_s + calls.other_s,
+                       0.9,
+                       calls.handled_by_agent_x)
+        kpi list =
+            count(calls.id
+                  where calls.queue_name in ("billing",
+                                             "sales",
+                                             "retention",
+                                             "technical support",
+                                             "collections",
+                                             "general"))
+        "#,
+    );
+}
+
+#[test]
 fn blocks_hold_one_entry_per_line_and_triple_strings_follow_the_block() {
     assert_fmt(
         r#"

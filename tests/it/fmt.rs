@@ -105,6 +105,7 @@ fn golden_layouts() {
         kpi aht "Average handle time"=avg(calls.talk_s+calls.hold_s+calls.acw_s where not calls.abandoned) unit seconds warn<=7m target<=6m tags diagnostic
         kpi nps=100*(rate(surveys.nps>=9)-rate(surveys.nps<=6)) target>=30
         kpi billing_share = count(calls where calls.queue in ("billing","sales")) / count(calls) target >= 40% min 100
+        kpi handled_share "Handled share of offered, by queue"=sum(calls.talk_s+calls.hold_s+calls.acw_s where not calls.abandoned and calls.queue in ("billing","sales"))/sum(calls.talk_s+calls.hold_s+calls.acw_s+calls.wait_s where calls.queue in ("billing","sales","support")) unit percent
         # blends
         blend effectiveness=fcr with nps weights 60%,40% guard fcr>=70%
         test "aht"{calls=csv"""
