@@ -2,6 +2,12 @@
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo.
 pub fn similar<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // Edit distance is quadratic in length; names this long are not typos of each other.
+    const LONGEST: usize = 64;
+    if name.len() > LONGEST {
+        return None;
+    }
+    let candidates = candidates.into_iter().filter(|c| c.len() <= LONGEST);
     let limit = (name.chars().count() / 3).clamp(1, 3);
     candidates
         .into_iter()

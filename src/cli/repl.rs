@@ -172,6 +172,11 @@ fn interactive_loop(session: Session, mut out: Out) -> Result<Outcome, Closed> {
     };
     editor.set_helper(Some(KbHelper { session: session.clone(), files: FilenameCompleter::new() }));
     let history = history_path();
+    if history.is_none() {
+        eprint(
+            "warning: history is off this session: set KPIBLEND_HISTORY, XDG_STATE_HOME or HOME to keep it\n",
+        );
+    }
     let history_ok = history.as_deref().is_some_and(|p| load_history(&mut editor, p));
     out.line("kpiblend repl — :help for commands, Ctrl-D to leave")?;
     out.flush()?;

@@ -67,8 +67,11 @@ impl fmt::Display for LoadError {
             && self.column.is_none()
             && !self.path.is_empty()
             && self.message.contains(self.path.as_str());
+        // Paths, column names and messages can hold any text from the file or the user:
+        // control characters are escaped so they cannot drive a terminal.
+        let clean = |s: &str| crate::render::diagnostics::sanitize(s);
         if !whole_file {
-            f.write_str(&self.path)?;
+            f.write_str(&clean(&self.path))?;
             if let Some(line) = self.line {
                 write!(f, ":{line}")?;
             }
@@ -76,11 +79,11 @@ impl fmt::Display for LoadError {
         }
         // Header-level errors name their column in the message already.
         match (&self.column, self.record) {
-            (Some(c), Some(r)) => write!(f, "column `{c}` (record {r}): ")?,
+            (Some(c), Some(r)) => write!(f, "column `{}` (record {r}): ", clean(c))?,
             (None, Some(r)) => write!(f, "record {r}: ")?,
             (_, None) => {}
         }
-        f.write_str(&self.message)
+        f.write_str(&clean(&self.message))
     }
 }
 

@@ -105,13 +105,13 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
                 out,
                 "{pad}{} {}:{}:{}",
                 paint(st.gutter, "-->"),
-                pos.file,
+                sanitize(&pos.file),
                 lc.line,
                 lc.column
             );
         }
         (_, Some(data)) => {
-            let mut at = data.path.clone();
+            let mut at = sanitize(&data.path);
             if let Some(l) = data.line {
                 let _ = write!(at, ":{l}");
             }
@@ -128,7 +128,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
             let _ = writeln!(out, "{pad}{} {at}", paint(st.gutter, "-->"));
         }
         (None, None) if !pos.file.is_empty() => {
-            let _ = writeln!(out, "{pad}{} {}", paint(st.gutter, "-->"), pos.file);
+            let _ = writeln!(out, "{pad}{} {}", paint(st.gutter, "-->"), sanitize(&pos.file));
         }
         _ => {}
     }
@@ -151,7 +151,8 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
         for (file, line) in order {
             let Some(f) = sources.get(file) else { continue };
             if file != shown_file {
-                let _ = writeln!(out, "{pad}{} {}:{line}", paint(st.gutter, ":::"), f.name);
+                let _ =
+                    writeln!(out, "{pad}{} {}:{line}", paint(st.gutter, ":::"), sanitize(&f.name));
                 shown_file = file;
             }
             let on_line: Vec<_> = labels
@@ -277,31 +278,32 @@ pub struct JsonDiagnostic<'a> {
     pub end_column: Option<usize>,
     pub severity: Severity,
     pub code: &'a str,
-    pub message: &'a str,
-    pub help: Option<&'a str>,
+    /// Texts are escaped (`\u{1b}`) like the human output, DEL and C1 controls included.
+    pub message: String,
+    pub help: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<&'a str>,
+    pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_column: Option<&'a str>,
+    pub data_column: Option<String>,
 }
 
 pub fn json_value<'a>(d: &'a Diagnostic, sources: &SourceMap) -> JsonDiagnostic<'a> {
     let p = position(d, sources);
     JsonDiagnostic {
-        file: p.file,
+        file: sanitize(&p.file),
         line: p.start.map(|l| l.line),
         column: p.start.filter(|_| d.data.is_none()).map(|l| l.column),
         end_line: p.end.map(|l| l.line),
         end_column: p.end.map(|l| l.column),
         severity: d.severity,
         code: d.code.as_str(),
-        message: &d.message,
-        help: d.help.as_deref(),
-        notes: d.notes.iter().map(String::as_str).collect(),
+        message: sanitize(&d.message),
+        help: d.help.as_deref().map(sanitize),
+        notes: d.notes.iter().map(|n| sanitize(n)).collect(),
         record: d.data.as_ref().and_then(|x| x.record),
-        data_column: d.data.as_ref().and_then(|x| x.column.as_deref()),
+        data_column: d.data.as_ref().and_then(|x| x.column.as_deref()).map(sanitize),
     }
 }
 
