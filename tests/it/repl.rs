@@ -204,7 +204,10 @@ fn save_writes_a_file_that_loads_back() {
     let out = ok(&mut s, &format!(":save {}", path.display()));
     assert!(out.starts_with("saved 30 definitions"), "{out}");
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("kpi fast_answer = rate(calls.wait_s <= 10s)  target >= 60%"), "saved in the canonical layout:\n{text}");
+    assert!(
+        text.contains("kpi fast_answer = rate(calls.wait_s <= 10s)  target >= 60%"),
+        "saved in the canonical layout:\n{text}"
+    );
     // The saved file names its data relative to the example; check it there.
     let copy = root().join("examples").join(format!("saved-{}.kpi", std::process::id()));
     std::fs::write(&copy, &text).unwrap();
