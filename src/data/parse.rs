@@ -193,7 +193,8 @@ fn push_digit(c: u8, mant: &mut u64, sig_digits: &mut u32, nonzero: &mut bool) {
 /// The number parser on raw bytes (invalid UTF-8 is simply [`NumError::Invalid`]).
 pub(crate) fn number_bytes(b: &[u8]) -> Result<f64, NumError> {
     match number_syntax(b) {
-        Some(r) => r,
+        // `-0` is zero: one value, one spelling in results (`+ 0.0` clears the sign).
+        Some(r) => r.map(|x| x + 0.0),
         None => Err(classify_failure(b, |t| number_syntax(t).is_some_and(|r| r.is_ok()))),
     }
 }

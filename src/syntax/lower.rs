@@ -611,7 +611,17 @@ impl Lower<'_> {
                 Some(c) => out.push(c),
                 None => self.diagnostics.push(
                     Diagnostic::error(Code::InvalidLiteral, "invalid escape in string")
-                        .at(Span::new(self.file, start + i, start + i + 2), "unknown escape")
+                        .at(
+                            Span::new(
+                                self.file,
+                                start + i,
+                                start
+                                    + i
+                                    + 1
+                                    + raw[i + 1..].chars().next().map_or(0, char::len_utf8),
+                            ),
+                            "unknown escape",
+                        )
                         .help("valid escapes: \\n \\t \\r \\0 \\\" \\\\ \\u{…}"),
                 ),
             }

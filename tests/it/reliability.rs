@@ -29,8 +29,8 @@ pub mod small;
 
 // ---- 1. fuzz findings and seeds, replayed -----------------------------------------------------
 
-/// Committed fuzz findings that still fail, by `target/file`, with the bug. Each also needs an
-/// ignored test that replays it (see `replay_known`). Empty: every finding so far is fixed.
+/// Committed fuzz findings that still fail, by `target/file`, with the bug. Each also has an
+/// ignored test that replays it (see `replay_known`); when the bug is fixed, remove both.
 const KNOWN_FINDINGS: &[(&str, &str)] = &[];
 
 const TARGETS: [&str; 3] = ["parse_check", "csv_load", "eval_small"];
@@ -109,6 +109,44 @@ fn replay_known(prefix: &str) {
         n += 1;
     }
     assert!(n > 0, "no known finding starts with {prefix}");
+}
+
+/// The finding above as users see it: `min` over a column of `-0` is `-0.0` in the JSON of
+/// the default (streaming) path, and `0.0` with `--bad-rows skip` (the careful reader) and
+/// through `Project`/the REPL. Output must not depend on the path taken.
+#[test]
+#[ignore = "known bug: `-0` in an int column is -0.0 on the fast path and 0.0 in the careful \
+            reader"]
+fn negative_zero_reads_the_same_on_every_path() {
+    let dir =
+        project_dir("negzero", "dataset t = csv(\"t.csv\")\nkpi lo = min(t.x)\n", b"x\n-0\n-0\n");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["eval", "t.kpi", "--format", "json"];
+        args.extend_from_slice(extra);
+        let o = support::kpiblend(dir.path(), &args);
+        assert!(o.status.success(), "{}", support::stderr(&o));
+        support::stdout(&o)
+    };
+    assert_eq!(run(&[]), run(&["--bad-rows", "skip"]));
+}
+
+/// The finding above through the API: spans are byte ranges into the text, and must fall on
+/// character boundaries (`text[span]` panics otherwise; `SourceMap::snippet` returns "").
+#[test]
+#[ignore = "known bug: an invalid escape before a multi-byte character gets a span that ends \
+            inside the character"]
+fn an_invalid_escape_before_a_multibyte_character_has_a_whole_character_span() {
+    let text = "kpi k = \"\\\u{e9}\"\n";
+    let c = check_text(text);
+    let d = c.diagnostics.iter().find(|d| d.code == Code::InvalidLiteral).expect("KB0007");
+    let span = d.primary_span().unwrap();
+    assert!(
+        text.is_char_boundary(span.start as usize) && text.is_char_boundary(span.end as usize),
+        "{}..{} in {text:?}",
+        span.start,
+        span.end
+    );
+    assert_eq!(&text[span.range()], "\\\u{e9}");
 }
 
 /// Fuzz finding `parse_check/json-del-in-import-path*` (fixed in ca419ae), through the
@@ -514,33 +552,45 @@ fn project_dir(tag: &str, kpi: &str, csv: &[u8]) -> TempDir {
     dir
 }
 
-/// C17: a clean file several blocks long streams (the memory does not grow with the file).
-/// Slow in a debug build; run with `--ignored` (BENCHMARKS.md has the 10 M-row figures).
+/// C17: a clean file streams in bounded memory: 4 times the rows (14 blocks of 4 MiB
+/// instead of 3) cost next to no extra memory. Measured here in a debug build: 1 M rows
+/// (13.5 MB) 34 MB peak RSS, 4 M rows (57 MB) 35 MB. BENCHMARKS.md has 10 M rows.
 #[cfg(target_os = "linux")]
 #[test]
-#[ignore = "slow: streams 2 x 24 MB through the debug binary; run with --ignored"]
 fn c17_clean_files_stream_in_bounded_memory() {
-    let rss = |rows: usize| -> u64 {
-        let mut csv = String::from("id,queue,wait_s\n");
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        eprintln!("c17 skipped: needs GNU time at /usr/bin/time");
+        return;
+    }
+    let dir = project_dir(
+        "c17",
+        "dataset t = csv(\"t.csv\")\nkpi n = count(t)\nkpi w = avg(t.wait_s)\n",
+        b"",
+    );
+    let peak_kb = |rows: usize| -> u64 {
+        let file = std::fs::File::create(dir.path().join("t.csv")).unwrap();
+        let mut w = io::BufWriter::new(file);
+        w.write_all(b"id,queue,wait_s\n").unwrap();
         for i in 0..rows {
-            csv.push_str(&format!("{i},q{},{}\n", i % 7, i % 300));
+            writeln!(w, "{i},q{},{}", i % 7, i % 300).unwrap();
         }
-        let dir = project_dir(
-            "c17",
-            "dataset t = csv(\"t.csv\")\nkpi n = count(t)\nkpi w = avg(t.wait_s)\n",
-            csv.as_bytes(),
-        );
-        let o = Command::new("/usr/bin/time")
-            .args(["-f", "%M", env!("CARGO_BIN_EXE_kpiblend"), "eval", "t.kpi"])
+        w.flush().unwrap();
+        drop(w);
+        let o = Command::new(time)
+            .args(["-f", "%M", env!("CARGO_BIN_EXE_kpiblend"), "eval", "t.kpi", "--threads", "2"])
+            .args(["--format", "json"])
             .current_dir(dir.path())
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", support::stderr(&o));
+        let json: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+        assert_eq!(json["rows"][0]["cells"][0]["value"], rows as f64);
         support::stderr(&o).trim().lines().last().unwrap().parse().unwrap()
     };
-    let (small_kb, big_kb) = (rss(250_000), rss(1_000_000));
-    // 4x the rows (18 MB more data) may not cost more than a third of it in memory.
-    assert!(big_kb < small_kb + 6_000, "peak RSS {small_kb} kB -> {big_kb} kB");
+    let (small, big) = (peak_kb(1_000_000), peak_kb(4_000_000));
+    // 43 MB more data; the block buffers in flight and reused are bounded (a few MiB each).
+    assert!(big < small + 12_000, "peak RSS {small} kB for 1 M rows, {big} kB for 4 M");
 }
 
 /// C18: dirty rows under `--bad-rows skip` are counted; accepted + skipped = read.
@@ -1271,7 +1321,7 @@ fn reports_do_not_depend_on_threads_line_endings_or_row_order() {
 #[test]
 fn every_known_gap_is_an_ignored_test_and_named_in_the_docs() {
     let doc = std::fs::read_to_string(root().join("docs/reliability.md")).unwrap();
-    for id in ["F07", "X01", "S08", "C17"] {
+    for id in ["F07", "X01", "S08"] {
         assert!(doc.contains(id), "docs/reliability.md does not mention {id}");
     }
 }
