@@ -118,13 +118,15 @@ impl Acc {
                             *n += 1;
                             neumaier(sum, comp, v);
                         }
+                        // -0 and 0 are equal, and which one `min`/`max` keeps would depend
+                        // on row order: `+ 0.0` makes every zero +0.
                         Acc::Min(m) => {
                             m[g].0 += 1;
-                            m[g].1 = m[g].1.min(v);
+                            m[g].1 = m[g].1.min(v + 0.0);
                         }
                         Acc::Max(m) => {
                             m[g].0 += 1;
-                            m[g].1 = m[g].1.max(v);
+                            m[g].1 = m[g].1.max(v + 0.0);
                         }
                         Acc::Values(vals) => vals[g].push(v),
                         Acc::Moments(m) => {

@@ -553,6 +553,25 @@ const AGGREGATES: &str = r#"
     kpi mean_target = avg(t.x) target >= 1
 "#;
 
+/// -0 and 0 are equal; `min` and `max` give +0 whichever comes first, so row order cannot
+/// change a report (found by `props::shuffling_rows_changes_no_byte_of_the_report`).
+#[test]
+fn min_and_max_of_signed_zeros_do_not_depend_on_row_order() {
+    let defs = "
+        dataset t = csv(\"t.csv\") { a: number }
+        kpi hi = -max(t.a * 0)
+        kpi lo = -min(t.a * 0)
+    ";
+    for rows in ["a\n-2.5\n10\n", "a\n10\n-2.5\n"] {
+        let r = scorecard(defs, &[("t", rows)]);
+        for name in ["hi", "lo"] {
+            let v = kpi(&r, name, &[]).value;
+            // -(+0) is -0: the aggregate gave +0 (a * 0 is -0 for a = -2.5).
+            assert_eq!(v.map(f64::to_bits), Some((-0.0f64).to_bits()), "{name} over {rows:?}");
+        }
+    }
+}
+
 #[test]
 fn every_aggregate_skips_nulls() {
     let r = scorecard(
