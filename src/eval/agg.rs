@@ -106,33 +106,44 @@ impl Acc {
                 }
             }
             (acc, Some(Vector::Num(x))) => {
-                for (i, &g) in groups.iter().enumerate() {
-                    let v = x[i];
-                    if !kept(i) || v.is_nan() {
-                        continue;
-                    }
-                    let g = g as usize;
-                    match acc {
-                        Acc::Sum(s) => {
+                // The rows that feed, as (group, value); one loop per kind of aggregate.
+                let fed = groups
+                    .iter()
+                    .zip(x)
+                    .enumerate()
+                    .filter(|&(i, (_, v))| kept(i) && !v.is_nan())
+                    .map(|(_, (&g, &v))| (g as usize, v));
+                match acc {
+                    Acc::Sum(s) => {
+                        for (g, v) in fed {
                             let (n, sum, comp) = &mut s[g];
                             *n += 1;
                             neumaier(sum, comp, v);
                         }
-                        // -0 and 0 are equal, and which one `min`/`max` keeps would depend
-                        // on row order: `+ 0.0` makes every zero +0.
-                        Acc::Min(m) => {
+                    }
+                    // -0 and 0 are equal, and which one `min`/`max` keeps would depend on
+                    // row order: `+ 0.0` makes every zero +0.
+                    Acc::Min(m) => {
+                        for (g, v) in fed {
                             m[g].0 += 1;
                             m[g].1 = m[g].1.min(v + 0.0);
                         }
-                        Acc::Max(m) => {
+                    }
+                    Acc::Max(m) => {
+                        for (g, v) in fed {
                             m[g].0 += 1;
                             m[g].1 = m[g].1.max(v + 0.0);
                         }
-                        Acc::Values(vals) => vals[g].push(v),
-                        Acc::Moments(m) => {
+                    }
+                    Acc::Values(vals) => {
+                        for (g, v) in fed {
+                            vals[g].push(v);
+                        }
+                    }
+                    Acc::Moments(m) => {
+                        for (g, v) in fed {
                             let (n, mean, m2) = &mut m[g];
                             *n += 1;
-                            #[allow(clippy::cast_precision_loss)]
                             let delta = v - *mean;
                             #[allow(clippy::cast_precision_loss)]
                             {
@@ -140,8 +151,8 @@ impl Acc {
                             }
                             *m2 += delta * (v - *mean);
                         }
-                        _ => return Err("aggregate fed the wrong kind of value".into()),
                     }
+                    _ => return Err("aggregate fed the wrong kind of value".into()),
                 }
             }
             (_, Some(v)) => {

@@ -183,6 +183,11 @@ impl Index {
         self.rows
     }
 
+    /// The allocation, for the next block.
+    pub(super) fn into_buffer(self) -> Vec<u32> {
+        self.ends
+    }
+
     /// Calls `each` with field `field` of the records `rows`, in order: quotes removed,
     /// `""` unescaped (into `scratch`), the `\r` of a CRLF line ending left out.
     pub(super) fn cells<E>(
