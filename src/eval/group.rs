@@ -63,8 +63,8 @@ impl std::hash::Hash for Key {
 #[derive(Default)]
 struct DimInterner {
     values: Vec<Key>,
-    nums: HashMap<u64, u32>,
-    texts: HashMap<Box<str>, u32>,
+    nums: HashMap<u64, u32, foldhash::fast::RandomState>,
+    texts: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
     /// The last dictionary seen and its code translation, so a column's shared
     /// dictionary is translated once, not once per row.
     dict: Option<(super::vector::Dict, Vec<u32>)>,
@@ -126,7 +126,10 @@ impl DimInterner {
 /// Assigns a group number to each row from the values of several dims.
 pub struct Grouper {
     dims: Vec<DimInterner>,
-    combos: HashMap<Vec<u32>, u32>,
+    /// Group of each combination of dim codes. With one dim (the usual case) its codes are
+    /// dense, so `single[code]` is the group (`u32::MAX` for none yet) and nothing is hashed.
+    combos: HashMap<Vec<u32>, u32, foldhash::fast::RandomState>,
+    single: Vec<u32>,
     keys: Vec<Vec<Key>>,
     limit: usize,
     scratch: Vec<Vec<u32>>,
@@ -136,7 +139,8 @@ impl Grouper {
     pub fn new(dims: usize, limit: usize) -> Grouper {
         Grouper {
             dims: (0..dims).map(|_| DimInterner::default()).collect(),
-            combos: HashMap::new(),
+            combos: HashMap::default(),
+            single: Vec::new(),
             keys: Vec::new(),
             limit,
             scratch: vec![Vec::new(); dims],
@@ -174,27 +178,45 @@ impl Grouper {
             for (k, c) in combo.iter_mut().enumerate() {
                 *c = self.scratch[k][i];
             }
-            let next = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
-            let g = match self.combos.get(&combo) {
-                Some(&g) => g,
-                None => {
-                    if self.keys.len() >= self.limit {
-                        return Err(self.limit);
-                    }
-                    self.combos.insert(combo.clone(), next);
-                    self.keys.push(
-                        combo
-                            .iter()
-                            .enumerate()
-                            .map(|(k, &c)| self.dims[k].values[c as usize].clone())
-                            .collect(),
-                    );
-                    next
-                }
+            let known = match combo[..] {
+                [code] => self.single.get(code as usize).copied().filter(|&g| g != u32::MAX),
+                _ => self.combos.get(&combo).copied(),
+            };
+            let g = match known {
+                Some(g) => g,
+                None => self.add(&combo)?,
             };
             out.push(g);
         }
         Ok(())
+    }
+
+    /// A new group for a combination of dim codes; `Err(limit)` past the limit.
+    fn add(&mut self, combo: &[u32]) -> Result<u32, usize> {
+        if self.keys.len() >= self.limit {
+            return Err(self.limit);
+        }
+        let g = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
+        match *combo {
+            [code] => {
+                let code = code as usize;
+                if self.single.len() <= code {
+                    self.single.resize(code + 1, u32::MAX);
+                }
+                self.single[code] = g;
+            }
+            _ => {
+                self.combos.insert(combo.to_vec(), g);
+            }
+        }
+        self.keys.push(
+            combo
+                .iter()
+                .enumerate()
+                .map(|(k, &c)| self.dims[k].values[c as usize].clone())
+                .collect(),
+        );
+        Ok(g)
     }
 
     pub fn len(&self) -> usize {

@@ -495,8 +495,10 @@ fn d07_pathological_inputs_check_quickly() {
         let started = Instant::now();
         let c = check_text(text);
         let took = started.elapsed();
-        // The catalogue asks for 100 ms in release; debug builds are ~10x slower.
-        assert!(took < Duration::from_secs(3), "{took:?} for {}…", &text[..60.min(text.len())]);
+        // The catalogue asks for 100 ms in release (debug builds are ~10x slower, a loaded
+        // machine slower again). Backtracking blow-ups take hours on these inputs, so the
+        // bound only has to tell the two apart: it is not a speed measurement.
+        assert!(took < Duration::from_secs(20), "{took:?} for {}…", &text[..60.min(text.len())]);
         drop(c);
     }
 }

@@ -14,6 +14,14 @@
 /// break after the field is `ends[r * width + f]`.
 use std::ops::Range;
 
+/// One cell's bytes, and the block's 16 bytes from where it starts when the block has
+/// them (they run past a short cell's end): a short cell is then read with one load.
+#[derive(Clone, Copy)]
+pub(super) struct Cell<'a> {
+    pub bytes: &'a [u8],
+    pub wide: Option<&'a [u8; 16]>,
+}
+
 pub(super) struct Index {
     ends: Vec<u32>,
     width: usize,
@@ -196,7 +204,7 @@ impl Index {
         field: usize,
         rows: Range<usize>,
         scratch: &mut Vec<u8>,
-        mut each: impl FnMut(&[u8]) -> Result<(), E>,
+        mut each: impl FnMut(Cell<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         let last = field + 1 == self.width;
         for r in rows {
@@ -206,13 +214,16 @@ impl Index {
             if last && end > start && block[end - 1] == b'\r' {
                 end -= 1;
             }
-            let cell = &block[start..end];
-            match cell.strip_prefix(b"\"").and_then(|c| c.strip_suffix(b"\"")) {
+            let bytes = &block[start..end];
+            match bytes.strip_prefix(b"\"").and_then(|c| c.strip_suffix(b"\"")) {
                 Some(quoted) => {
                     unescape(quoted, scratch);
-                    each(scratch)?;
+                    each(Cell { bytes: scratch, wide: None })?;
                 }
-                None => each(cell)?,
+                None => {
+                    let wide = block.get(start..start + 16).and_then(|w| w.try_into().ok());
+                    each(Cell { bytes, wide })?;
+                }
             }
         }
         Ok(())
@@ -284,7 +295,11 @@ mod tests {
             let mut column = Vec::new();
             index
                 .cells(text.as_bytes(), f, 0..index.rows(), &mut scratch, |c| {
-                    column.push(String::from_utf8(c.to_vec()).unwrap());
+                    if let Some(wide) = c.wide {
+                        let head = &c.bytes[..c.bytes.len().min(16)];
+                        assert!(wide.starts_with(head), "the wide view starts with the cell");
+                    }
+                    column.push(String::from_utf8(c.bytes.to_vec()).unwrap());
                     Ok::<(), ()>(())
                 })
                 .unwrap();

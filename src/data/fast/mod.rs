@@ -315,6 +315,11 @@ mod tests {
         assert!(parse_block(b"x,1\n", &layout).is_err(), "not a number");
         assert!(parse_block(b"nan,1\n", &layout).is_err(), "non-finite");
         assert!(parse_block(b"1,\"open\n", &layout).is_err(), "unclosed quote");
+        let want = wanted(&[("d", ColumnType::Date), ("t", ColumnType::Time)]);
+        let (layout, _) = Layout::from_header(b"d,t\n", b',', &want).unwrap();
+        assert!(parse_block(b"2026-01-05,2026-01-05T08:00:00Z\n", &layout).is_ok());
+        assert!(parse_block(b"20260105,2026-01-05T08:00:00Z\n", &layout).is_err(), "not a date");
+        assert!(parse_block(b"2026-01-05,12345\n", &layout).is_err(), "a number is not a time");
         assert!(
             Blocks::new(&b"a,b\n1,\"2\n3,4\n"[..], 1 << 20).any(|b| b.is_err()),
             "unclosed quote at the end"
