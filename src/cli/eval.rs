@@ -178,8 +178,14 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         bad_rows: if args.bad_rows == BadRowsArg::Skip { BadRows::Skip } else { BadRows::Fail },
         ..LoadOptions::default()
     };
-    let request = Request { threads: args.threads, ..request };
-    let report = match eval::evaluate_files(program, &request, &load) {
+    let bar = super::progress::start();
+    let progress = bar.as_ref().map(|(p, _)| p.clone());
+    let request = Request { threads: args.threads, progress, ..request };
+    let evaluated = eval::evaluate_files(program, &request, &load);
+    if let Some((_, bar)) = bar {
+        bar.finish_and_clear();
+    }
+    let report = match evaluated {
         Ok((report, warnings)) => {
             print_all(&warnings, program, err_color);
             report

@@ -7,6 +7,7 @@ mod eval;
 mod explain;
 mod fmt;
 mod output;
+mod progress;
 mod repl;
 mod test;
 

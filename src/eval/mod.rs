@@ -46,6 +46,22 @@ pub struct Request {
     /// Worker threads; 0 picks `KPIBLEND_THREADS` or the machine's parallelism. Results
     /// do not depend on it.
     pub threads: usize,
+    /// Told how far the reading of each data file has got (when streaming from files).
+    pub progress: Option<Progress>,
+}
+
+/// A reading-progress callback: after each block of a data file, on the evaluating thread,
+/// with the dataset's name, the bytes read so far and the file's size.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<ProgressFn>);
+
+/// `(dataset, bytes read, file size)`.
+pub type ProgressFn = dyn Fn(&str, u64, u64) + Send + Sync;
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 impl Request {
@@ -62,6 +78,7 @@ impl Request {
             max_groups: MAX_GROUPS,
             cancel: None,
             threads: 0,
+            progress: None,
         }
     }
 
@@ -74,6 +91,7 @@ impl Request {
             max_groups: MAX_GROUPS,
             cancel: None,
             threads: 0,
+            progress: None,
         }
     }
 }
@@ -127,6 +145,7 @@ fn run(
         max_groups: req.max_groups,
         cancel: req.cancel.clone(),
         threads: if req.threads == 0 { scan::default_threads() } else { req.threads },
+        progress: req.progress.as_ref(),
         files,
         guards: req
             .items
@@ -252,6 +271,7 @@ pub(crate) struct Engine<'a> {
     max_groups: usize,
     cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     threads: usize,
+    progress: Option<&'a Progress>,
     /// Guards of the requested blends (they may need finer groupings too).
     guards: Vec<&'a KpiExpr>,
     /// Read straight from the data files (streaming) with these options, instead of `data`.

@@ -100,6 +100,8 @@ pub(super) fn scan_all(
 /// What one block gives back: its partial aggregates, the kept columns of its rows, and
 /// per link the keys that found no row.
 struct BlockOut {
+    /// The block's size in bytes.
+    bytes: u64,
     partial: Option<scan::Partial>,
     kept: Vec<Column>,
     missing: Vec<u64>,
@@ -140,6 +142,7 @@ fn scan_dataset(
     }
 
     let file = crate::data::open_data_file(&ds.path).map_err(|e| Stop::Fallback(e.message))?;
+    let size = file.metadata().map_or(0, |m| m.len());
     let pool: fast::Pool = std::sync::Arc::default();
     let mut blocks = Blocks::new(file, load.max_record_bytes).with_pool(pool.clone());
     let first = match blocks.next() {
@@ -159,6 +162,7 @@ fn scan_dataset(
             return Err(Stop::Error(Diagnostic::error(Code::Interrupted, "interrupted")));
         }
         let bytes = block.map_err(|f| Stop::Fallback(f.0))?;
+        let size = bytes.len() as u64;
         let table = fast::parse_block(&bytes, &layout).map_err(|f| Stop::Fallback(f.0))?;
         // Hand the buffer back for the next block (a few are enough to go round).
         if let Ok(mut p) = pool.lock()
@@ -239,13 +243,19 @@ fn scan_dataset(
                 c
             })
             .collect();
-        Ok(BlockOut { partial, kept, missing })
+        Ok(BlockOut { bytes: size, partial, kept, missing })
     };
 
     let mut merged = Merged::new(program, groupings, engine.max_groups);
     let mut kept_parts: Vec<Vec<Column>> = Vec::new();
     let mut missing = vec![0u64; ds.links.len()];
+    // The header line (and a BOM) is not in the first block.
+    let mut read = data_start as u64;
     scan::run_ordered(all, engine.threads, &work, |out: BlockOut| {
+        read += out.bytes;
+        if let Some(progress) = engine.progress {
+            (progress.0)(&ds.name, read.min(size), size);
+        }
         if let Some(p) = out.partial {
             merged.add(p).map_err(|limit| Stop::Error(super::too_many_groups(limit)))?;
         }

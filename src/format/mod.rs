@@ -99,13 +99,21 @@ pub fn format_source(name: &str, text: &str) -> Result<String, Vec<Diagnostic>> 
 
 /// Like [`format_source`], with what the formatter left as written.
 pub fn format_file(name: &str, text: &str) -> Result<Formatted, Vec<Diagnostic>> {
+    // A byte-order mark is not part of the text, as for the checker (spans are after it);
+    // the output keeps it.
+    let (bom, text) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => ("\u{feff}", rest),
+        None => ("", text),
+    };
     // Parsing and printing recurse as deep as the expressions nest.
     crate::check::on_big_stack(|| {
         let parsed = syntax::parse(FileId(0), text);
         if !parsed.diagnostics.is_empty() {
             return Err(parsed.diagnostics.into_iter().map(|d| d.in_file(name)).collect());
         }
-        Ok(format_module(text, &parsed.module))
+        let mut formatted = format_module(text, &parsed.module);
+        formatted.text.insert_str(0, bom);
+        Ok(formatted)
     })
 }
 

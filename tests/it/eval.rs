@@ -38,7 +38,9 @@ use std::process::{Command, Stdio};
 use kpiblend::Project;
 use kpiblend::calendar::days_from_civil;
 use kpiblend::eval::group::Key;
-use kpiblend::eval::{BlendCell, Cell, ItemKind, KeyKind, KpiCell, Report, Status, Verdict};
+use kpiblend::eval::{
+    BlendCell, Cell, ItemKind, KeyKind, KpiCell, Report, Request, Status, Verdict,
+};
 use serde_json::Value as Json;
 
 use crate::support;
@@ -1805,4 +1807,44 @@ fn cli_closed_stdout_ends_quietly() {
     assert_ne!(status.code(), Some(101), "panicked: {stderr}");
     assert!(status.code().is_some(), "killed by a signal: {status:?}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Streaming from files reports how far each file has been read, after every block and in
+/// order, ending at the file's size: what the CLI's progress bar shows.
+#[test]
+fn streaming_reports_reading_progress_up_to_the_file_size() {
+    use std::sync::{Arc, Mutex};
+    let dir = support::TempDir::new("eval-progress");
+    let mut csv = String::from("g,x\n");
+    for i in 0..1_500_000 {
+        csv.push_str(&format!("{},{}\n", ["a", "b", "c"][i % 3], i % 1000));
+    }
+    assert!(csv.len() > 2 * (4 << 20), "several blocks: {} bytes", csv.len());
+    dir.write("t.csv", &csv);
+    dir.write("t.kpi", "dataset t = csv(\"t.csv\") { g: text  x: int }\nkpi total = sum(t.x)\n");
+    let opts = kpiblend::check::CheckOptions {
+        schemas: Some(&kpiblend::eval::FileSchemas),
+        ..kpiblend::check::CheckOptions::default()
+    };
+    let checked = kpiblend::check::check_path(&dir.path().join("t.kpi"), &opts);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let seen: Arc<Mutex<Vec<(String, u64, u64)>>> = Arc::default();
+    let log = seen.clone();
+    let request = Request {
+        progress: Some(kpiblend::eval::Progress(Arc::new(move |name: &str, done, total| {
+            log.lock().unwrap().push((name.to_string(), done, total));
+        }))),
+        threads: 2,
+        ..Request::scorecard(&checked.program)
+    };
+    let (report, _) =
+        kpiblend::eval::evaluate_files(&checked.program, &request, &Default::default()).unwrap();
+    // 1,500,000 rows of x = i % 1000: 1,500 times 0 + 1 + ... + 999.
+    value(&report, "total", &[], 1500.0 * 499_500.0);
+    let seen = seen.lock().unwrap();
+    let size = csv.len() as u64;
+    assert!(seen.len() >= 2, "one call per block: {seen:?}");
+    assert!(seen.iter().all(|(name, _, total)| name == "t" && *total == size), "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].1 < w[1].1), "bytes read only grow: {seen:?}");
+    assert_eq!(seen.last().map(|s| s.1), Some(size), "the last call is at the end of the file");
 }

@@ -184,6 +184,16 @@ fn fmt_leaves_broken_and_missing_files_alone() {
     assert!(stderr(&out).contains("cannot read missing.kpi: No such file or directory"));
 }
 
+/// A byte-order mark is not part of the text (the checker skips it too) and stays in the
+/// output (found by `props::token_soup_never_panics_the_checker`: `"\u{feff}\r#dim"`).
+#[test]
+fn a_byte_order_mark_is_kept_and_not_formatted() {
+    let fmt = |text: &str| format::format_file("bom.kpi", text).map(|f| f.text);
+    assert_eq!(fmt("\u{feff}kpi   x =1\n"), Ok("\u{feff}kpi x = 1\n".into()));
+    assert_eq!(fmt("\u{feff}kpi x = 1\n"), Ok("\u{feff}kpi x = 1\n".into()), "idempotent");
+    assert_eq!(fmt("\u{feff}\r#dim"), Ok("\u{feff}#dim\n".into()));
+}
+
 #[test]
 fn fmt_reads_standard_input_without_files_or_with_a_dash() {
     use std::io::Write as _;
