@@ -86,6 +86,29 @@ pub fn check_path(path: &Path, opts: &CheckOptions<'_>) -> Checked {
     }
 }
 
+/// Checks the bytes of a file read by the caller (standard input, say) as
+/// [`check_path`] checks a file's: text that is not UTF-8 is an error at its first bad
+/// byte. Relative paths resolve against `base_dir`.
+pub fn check_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+    base_dir: &Path,
+    opts: &CheckOptions<'_>,
+) -> Checked {
+    match String::from_utf8(bytes) {
+        Ok(text) => check_source(name, &text, base_dir, None, opts),
+        Err(e) => {
+            let mut program = Program::default();
+            let err = e.utf8_error();
+            let bytes = e.as_bytes();
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let id = program.sources.add(crate::source::SourceFile::new(name, text));
+            let d = crate::syntax::not_utf8(id, bytes, &err);
+            Checked { program, diagnostics: vec![d], errors: 1, warnings: 0 }
+        }
+    }
+}
+
 /// Checks source text; relative paths (imports, data) resolve against `base_dir`.
 pub fn check_text(name: &str, text: &str, base_dir: &Path, opts: &CheckOptions<'_>) -> Checked {
     check_source(name, text, base_dir, None, opts)

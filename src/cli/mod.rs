@@ -8,6 +8,7 @@ mod explain;
 mod fmt;
 mod output;
 mod repl;
+mod stdin;
 mod test;
 
 use std::path::PathBuf;

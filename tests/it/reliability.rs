@@ -1008,7 +1008,7 @@ fn f06_non_utf8_file_names_work() {
     assert_no_panic(&o);
 }
 
-/// F07: `-` reads standard input (`fmt`, `check`); the data of `eval` is not read from it.
+/// F07: `-` reads standard input (`fmt`); the data of `eval` is not read from it.
 #[test]
 fn f07_dash_reads_standard_input() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kpiblend"))
@@ -1022,16 +1022,30 @@ fn f07_dash_reads_standard_input() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(support::stdout(&o), "kpi n = count(t)\n", "{}", support::stderr(&o));
     assert!(o.status.success());
-    // Given twice, standard input is still read once (today: formatted once, exit 0).
+    // Given twice, it is a usage error (below), never a panic.
     let o = kpiblend_with(&["fmt", "-", "-"], Stdio::piped(), Stdio::null());
     assert_no_panic(&o);
 }
 
-/// F07, the rest of the row: `check -` reads standard input too, and `-` given twice is a
-/// usage error.
+/// Runs `kpiblend` in the repository root with `input` on standard input.
+fn kpiblend_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kpiblend"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A command that refuses its arguments may exit before reading: ignore EPIPE.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().unwrap()
+}
+
+/// F07, the rest of the row: `check -` (and `eval -`, `test -`) read standard input too,
+/// named `<stdin>` in diagnostics, and `-` given twice is a usage error.
 #[test]
-#[ignore = "known gap: `check -` looks for a file named `-`, and `fmt - -` is accepted \
-            (RELIABILITY.md F07)"]
 fn f07_dash_is_standard_input_everywhere_and_only_once() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kpiblend"))
         .args(["check", "-", "--no-data"])
@@ -1045,6 +1059,27 @@ fn f07_dash_is_standard_input_everywhere_and_only_once() {
     assert!(o.status.success(), "{}{}", support::stdout(&o), support::stderr(&o));
     let o = kpiblend_with(&["fmt", "-", "-"], Stdio::piped(), Stdio::null());
     assert_eq!(o.status.code(), Some(2), "{}", support::stdout(&o));
+    // A finding in standard input is placed in `<stdin>`, as `fmt -` names it.
+    let o = kpiblend_stdin(&["check", "-", "--no-data"], b"kpi n = 1 +\n");
+    assert_eq!(o.status.code(), Some(1), "{}", support::stderr(&o));
+    assert!(support::stdout(&o).contains("--> <stdin>:1:11"), "{}", support::stdout(&o));
+    let o = kpiblend_stdin(&["eval", "-"], b"kpi n = 40 + 2\n");
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    assert!(support::stdout(&o).contains("42"), "{}", support::stdout(&o));
+    let o = kpiblend_stdin(&["test", "-"], b"kpi n = 1\ntest \"one\" {\n    expect n == 1\n}\n");
+    assert!(o.status.success(), "{}{}", support::stdout(&o), support::stderr(&o));
+    assert!(support::stdout(&o).contains("1 passed"), "{}", support::stdout(&o));
+    // Twice, on any command, or once as a file and once as data: a usage error, and
+    // nothing is checked.
+    let both = ["check", "-", "examples/contact_center.kpi", "-", "--no-data"];
+    let as_data = ["eval", "-", "--data", "calls=-"];
+    for args in [&["check", "-", "-"][..], &["test", "-", "-"], &both, &as_data] {
+        let o = kpiblend_stdin(args, b"kpi n = 1\n");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", support::stdout(&o));
+        assert!(support::stdout(&o).is_empty(), "{args:?}: {}", support::stdout(&o));
+        assert!(support::stderr(&o).contains("standard input"), "{}", support::stderr(&o));
+        assert_no_panic(&o);
+    }
 }
 
 /// F08: the same file given twice is checked once (no duplicate-definition errors against
