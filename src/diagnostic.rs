@@ -182,6 +182,8 @@ codes! {
     ImportCycle = "KB0110",
     /// an unknown option of `csv(...)`
     UnknownOption = "KB0111",
+    /// a path in a KPI file (data, test data, import) that is absolute or leads outside the project
+    OutsideProject = "KB0112",
     // ---- types --------------------------------------------------------------
     /// an operator applied to values of the wrong type
     TypeMismatch = "KB0201",

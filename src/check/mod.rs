@@ -9,6 +9,7 @@ mod calls;
 mod defs;
 mod expr;
 mod files;
+mod project;
 mod types;
 
 use std::collections::HashMap;
@@ -49,6 +50,9 @@ pub struct CheckOptions<'a> {
     /// Extra definitions checked after the files, as if appended to them: the
     /// command line's and the REPL's queries (`name`, `text`).
     pub extra: Vec<(String, String)>,
+    /// The project: paths written in the files must stay inside this directory.
+    /// Default: the directory of the file checked (`base_dir` for text).
+    pub root: Option<PathBuf>,
 }
 
 /// A checked program and everything found on the way. The program is always built,
@@ -122,10 +126,15 @@ fn check_source(
     opts: &CheckOptions<'_>,
 ) -> Checked {
     on_big_stack(|| {
-        let mut checker = Checker::new(opts);
+        let project = project::Project::new(opts.root.as_deref().unwrap_or(base_dir));
+        let mut checker = Checker::new(opts, project);
         let sources = &mut checker.program.sources;
-        let mut files =
-            files::load(name, text.to_string(), base_dir, path, sources, &mut checker.diags);
+        let mut files = files::load(
+            files::Root { name, text: text.to_string(), base_dir, path },
+            &checker.project,
+            sources,
+            &mut checker.diags,
+        );
         for (extra_name, extra_text) in &opts.extra {
             let base = base_dir.to_path_buf();
             files.push(files::parse_file(
@@ -185,6 +194,8 @@ struct Symbol {
 
 struct Checker<'o> {
     opts: &'o CheckOptions<'o>,
+    /// Where paths written in the files may lead.
+    project: project::Project,
     program: Program,
     diags: Vec<Diagnostic>,
     symbols: HashMap<String, Symbol>,
@@ -205,9 +216,10 @@ struct Checker<'o> {
 }
 
 impl<'o> Checker<'o> {
-    fn new(opts: &'o CheckOptions<'o>) -> Self {
+    fn new(opts: &'o CheckOptions<'o>, project: project::Project) -> Self {
         Checker {
             opts,
+            project,
             program: Program::default(),
             diags: Vec::new(),
             symbols: HashMap::new(),

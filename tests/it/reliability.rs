@@ -1138,17 +1138,69 @@ fn f09_fmt_replaces_files_atomically() {
 /// X01: a data path in a KPI file may not leave the project (the KPI file's directory):
 /// neither by `..` nor by an absolute path. The command line may name any file.
 #[test]
-#[ignore = "known gap: data paths in KPI files may point anywhere (RELIABILITY.md X01)"]
 fn x01_data_paths_in_kpi_files_stay_inside_the_project() {
     let dir = TempDir::new("x01");
     dir.write("outside.csv", "a\n1\n");
-    for path in ["../outside.csv", "/etc/passwd"] {
+    for path in ["../outside.csv", "/etc/passwd", "sub/../../outside.csv", "../missing.csv"] {
         let inner =
             dir.write("p/t.kpi", &format!("dataset t = csv(\"{path}\")\nkpi n = count(t)\n"));
         let o = support::kpiblend(inner.parent().unwrap(), &["eval", "t.kpi"]);
         assert_ne!(o.status.code(), Some(0), "{path} was read: {}", support::stdout(&o));
-        assert!(support::stderr(&o).contains("outside"), "{}", support::stderr(&o));
+        let err = support::stderr(&o);
+        assert!(err.contains("outside"), "{err}");
+        // A diagnostic with a code, at the string literal.
+        assert!(err.contains("error[KB0112]") && err.contains("--> t.kpi:1:17"), "{err}");
+        assert!(support::stdout(&o).is_empty(), "{}", support::stdout(&o));
     }
+    // The command line may name it.
+    let p = dir.path().join("p");
+    let o = support::kpiblend(&p, &["eval", "t.kpi", "--data", "t=../outside.csv"]);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    // Paths that stay inside, even through `..`, are fine.
+    dir.write("p/data/t.csv", "a\n1\n2\n");
+    dir.write("p/t.kpi", "dataset t = csv(\"data/../data/t.csv\")\nkpi n = count(t)\n");
+    let o = support::kpiblend(&p, &["eval", "t.kpi", "--format", "json"]);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    assert_eq!(json["rows"][0]["cells"][0]["value"], 2.0);
+    // Test data files and imports obey the same rule, and `check` says so too.
+    dir.write("p/t.kpi", "kpi n = 1\ntest \"x\" {\n    t = csv(\"../outside.csv\")\n}\n");
+    let o = support::kpiblend(&p, &["check", "t.kpi", "--no-data"]);
+    assert_eq!(o.status.code(), Some(1), "{}", support::stdout(&o));
+    assert!(support::stdout(&o).contains("error[KB0112]"), "{}", support::stdout(&o));
+    dir.write("shared.kpi", "kpi n = 1\n");
+    dir.write("p/t.kpi", "import \"../shared.kpi\"\n");
+    let o = support::kpiblend(&p, &["check", "t.kpi", "--no-data"]);
+    assert_eq!(o.status.code(), Some(1), "{}", support::stdout(&o));
+    assert!(support::stdout(&o).contains("error[KB0112]"), "{}", support::stdout(&o));
+}
+
+/// X03, the rest of the row: a symlink inside the project that leads out of it is
+/// rejected as X01 (the link is judged by where it leads); one that stays inside works.
+#[cfg(unix)]
+#[test]
+fn x03_a_symlink_leaving_the_project_is_rejected() {
+    let dir = TempDir::new("x03-escape");
+    dir.write("outside.csv", "a\n1\n");
+    dir.write("p/t.kpi", "dataset t = csv(\"t.csv\")\nkpi n = count(t)\n");
+    dir.write("p/data/real.csv", "a\n1\n2\n");
+    let p = dir.path().join("p");
+    std::os::unix::fs::symlink("../outside.csv", p.join("t.csv")).unwrap();
+    let o = support::kpiblend(&p, &["eval", "t.kpi"]);
+    let err = support::stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("error[KB0112]") && err.contains("outside"), "{err}");
+    // A symlinked directory that leads out is the same.
+    std::fs::remove_file(p.join("t.csv")).unwrap();
+    std::os::unix::fs::symlink("..", p.join("up")).unwrap();
+    dir.write("p/t.kpi", "dataset t = csv(\"up/outside.csv\")\nkpi n = count(t)\n");
+    let o = support::kpiblend(&p, &["eval", "t.kpi"]);
+    assert!(support::stderr(&o).contains("error[KB0112]"), "{}", support::stderr(&o));
+    // A link inside the project is followed.
+    std::os::unix::fs::symlink("data/real.csv", p.join("t.csv")).unwrap();
+    dir.write("p/t.kpi", "dataset t = csv(\"t.csv\")\nkpi n = count(t)\n");
+    let o = support::kpiblend(&p, &["eval", "t.kpi", "--format", "json"]);
+    assert!(o.status.success(), "{}", support::stderr(&o));
 }
 
 /// X02: `/dev/zero` and a FIFO are refused up front: "not a regular file", quickly.
