@@ -242,6 +242,8 @@ codes! {
     SkippedRows = "KB0507",
     /// a command-line `--param` or `--data` that does not fit
     BadOverride = "KB0508",
+    /// durations that are negative: a time minus a later time (a warning)
+    NegativeDuration = "KB0509",
     // ---- tests -------------------------------------------------------------
     /// an `expect` that does not hold
     ExpectFailed = "KB0601",
