@@ -144,6 +144,7 @@ impl Project {
             data: self.data_paths.clone(),
             schemas,
             extra: extra.to_vec(),
+            ..CheckOptions::default()
         };
         check::check_text(&self.name, &self.text, &self.base_dir, &opts)
     }

@@ -182,6 +182,8 @@ codes! {
     ImportCycle = "KB0110",
     /// an unknown option of `csv(...)`
     UnknownOption = "KB0111",
+    /// a path in a KPI file (data, test data, import) that is absolute or leads outside the project
+    OutsideProject = "KB0112",
     // ---- types --------------------------------------------------------------
     /// an operator applied to values of the wrong type
     TypeMismatch = "KB0201",
@@ -240,6 +242,8 @@ codes! {
     SkippedRows = "KB0507",
     /// a command-line `--param` or `--data` that does not fit
     BadOverride = "KB0508",
+    /// durations that are negative: a time minus a later time (a warning)
+    NegativeDuration = "KB0509",
     // ---- tests -------------------------------------------------------------
     /// an `expect` that does not hold
     ExpectFailed = "KB0601",

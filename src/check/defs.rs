@@ -24,6 +24,8 @@ const TYPE_NAMES: &[(&str, ColumnType)] = &[
 impl Checker<'_> {
     pub(super) fn datasets(&mut self, defs: &[(&ast::Dataset, &super::files::LoadedFile)]) {
         let mut registered = Vec::new();
+        // Datasets whose file is outside the project: never read.
+        let mut confined = Vec::new();
         for (d, file) in defs {
             if !self.is_registered(&d.name.name, d.name.span) {
                 continue;
@@ -98,7 +100,26 @@ impl Checker<'_> {
             }
             let path = match self.opts.data.iter().find(|(n, _)| *n == d.name.name) {
                 Some((_, p)) => p.clone(),
-                None => file.base_dir.join(&d.source.path.value),
+                None => {
+                    let written = &d.source.path;
+                    let help = format!(
+                        "move the file into the project, or name it on the command line: \
+                         `--data {}=PATH`",
+                        d.name.name
+                    );
+                    let outside = self.project.confine(
+                        &written.value,
+                        &file.base_dir,
+                        written.span,
+                        "data file",
+                        &help,
+                    );
+                    if let Some(diag) = outside {
+                        self.error(diag);
+                        confined.push(self.program.datasets.len());
+                    }
+                    file.base_dir.join(&written.value)
+                }
             };
             let def = DatasetDef {
                 name: d.name.name.clone(),
@@ -116,7 +137,7 @@ impl Checker<'_> {
             registered.push(*d);
         }
         if let Some(schemas) = self.opts.schemas {
-            for i in 0..self.program.datasets.len() {
+            for i in (0..self.program.datasets.len()).filter(|i| !confined.contains(i)) {
                 match schemas.schema(&self.program.datasets[i]) {
                     Ok(schema) => {
                         self.program.datasets[i].schema = Some(schema.columns);
@@ -1014,6 +1035,18 @@ impl Checker<'_> {
 
     pub(super) fn test(&mut self, t: &ast::Test, base_dir: &Path) {
         for d in &t.data {
+            if let ast::TestSource::File(src) = &d.source {
+                let outside = self.project.confine(
+                    &src.path.value,
+                    base_dir,
+                    src.path.span,
+                    "test data file",
+                    "keep test data inside the project, or write it inline: `csv \"\"\" ... \"\"\"`",
+                );
+                if let Some(diag) = outside {
+                    self.error(diag);
+                }
+            }
             if !self.lookup(&d.dataset.name).is_some_and(|s| s.kind == SymKind::Dataset) {
                 self.error(
                     Diagnostic::error(

@@ -3,6 +3,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
+use super::project::Project;
 use crate::ast;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, SourceFile, SourceMap};
@@ -106,16 +107,24 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Parses `text` and, depth first, every file it imports. Imported definitions come
-/// before the importer's. Import cycles are reported at the import that closes them.
+/// The file a check starts from: its name, text, directory and (when it is a file) path.
+pub struct Root<'a> {
+    pub name: &'a str,
+    pub text: String,
+    pub base_dir: &'a Path,
+    pub path: Option<&'a Path>,
+}
+
+/// Parses the root file and, depth first, every file it imports. Imported definitions
+/// come before the importer's. Import cycles are reported at the import that closes
+/// them; an import outside the project is not read.
 pub fn load(
-    name: &str,
-    text: String,
-    base_dir: &Path,
-    path: Option<&Path>,
+    root: Root<'_>,
+    project: &Project,
     sources: &mut SourceMap,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<LoadedFile> {
+    let Root { name, text, base_dir, path } = root;
     struct Frame {
         file: LoadedFile,
         canonical: Option<PathBuf>,
@@ -143,6 +152,17 @@ pub fn load(
             continue;
         };
         top.next_import += 1;
+        let outside = project.confine(
+            &import.value,
+            &top.file.base_dir,
+            import.span,
+            "import",
+            "import only files inside the project",
+        );
+        if let Some(d) = outside {
+            diags.push(d);
+            continue;
+        }
         let path = top.file.base_dir.join(&import.value);
         let canonical = std::fs::canonicalize(&path).ok();
         if let Some(c) = &canonical {

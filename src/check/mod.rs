@@ -9,6 +9,7 @@ mod calls;
 mod defs;
 mod expr;
 mod files;
+mod project;
 mod types;
 
 use std::collections::HashMap;
@@ -49,6 +50,9 @@ pub struct CheckOptions<'a> {
     /// Extra definitions checked after the files, as if appended to them: the
     /// command line's and the REPL's queries (`name`, `text`).
     pub extra: Vec<(String, String)>,
+    /// The project: paths written in the files must stay inside this directory.
+    /// Default: the directory of the file checked (`base_dir` for text).
+    pub root: Option<PathBuf>,
 }
 
 /// A checked program and everything found on the way. The program is always built,
@@ -86,6 +90,29 @@ pub fn check_path(path: &Path, opts: &CheckOptions<'_>) -> Checked {
     }
 }
 
+/// Checks the bytes of a file read by the caller (standard input, say) as
+/// [`check_path`] checks a file's: text that is not UTF-8 is an error at its first bad
+/// byte. Relative paths resolve against `base_dir`.
+pub fn check_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+    base_dir: &Path,
+    opts: &CheckOptions<'_>,
+) -> Checked {
+    match String::from_utf8(bytes) {
+        Ok(text) => check_source(name, &text, base_dir, None, opts),
+        Err(e) => {
+            let mut program = Program::default();
+            let err = e.utf8_error();
+            let bytes = e.as_bytes();
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let id = program.sources.add(crate::source::SourceFile::new(name, text));
+            let d = crate::syntax::not_utf8(id, bytes, &err);
+            Checked { program, diagnostics: vec![d], errors: 1, warnings: 0 }
+        }
+    }
+}
+
 /// Checks source text; relative paths (imports, data) resolve against `base_dir`.
 pub fn check_text(name: &str, text: &str, base_dir: &Path, opts: &CheckOptions<'_>) -> Checked {
     check_source(name, text, base_dir, None, opts)
@@ -99,10 +126,15 @@ fn check_source(
     opts: &CheckOptions<'_>,
 ) -> Checked {
     on_big_stack(|| {
-        let mut checker = Checker::new(opts);
+        let project = project::Project::new(opts.root.as_deref().unwrap_or(base_dir));
+        let mut checker = Checker::new(opts, project);
         let sources = &mut checker.program.sources;
-        let mut files =
-            files::load(name, text.to_string(), base_dir, path, sources, &mut checker.diags);
+        let mut files = files::load(
+            files::Root { name, text: text.to_string(), base_dir, path },
+            &checker.project,
+            sources,
+            &mut checker.diags,
+        );
         for (extra_name, extra_text) in &opts.extra {
             let base = base_dir.to_path_buf();
             files.push(files::parse_file(
@@ -162,6 +194,8 @@ struct Symbol {
 
 struct Checker<'o> {
     opts: &'o CheckOptions<'o>,
+    /// Where paths written in the files may lead.
+    project: project::Project,
     program: Program,
     diags: Vec<Diagnostic>,
     symbols: HashMap<String, Symbol>,
@@ -182,9 +216,10 @@ struct Checker<'o> {
 }
 
 impl<'o> Checker<'o> {
-    fn new(opts: &'o CheckOptions<'o>) -> Self {
+    fn new(opts: &'o CheckOptions<'o>, project: project::Project) -> Self {
         Checker {
             opts,
+            project,
             program: Program::default(),
             diags: Vec::new(),
             symbols: HashMap::new(),

@@ -4,7 +4,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use kpiblend::check::{self, CheckOptions};
+use kpiblend::check::CheckOptions;
 use kpiblend::diagnostic::Code;
 use kpiblend::render::diagnostics as render;
 
@@ -13,7 +13,7 @@ use super::{ColorChoice, Out, Outcome};
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// KPI files to check
+    /// KPI files to check (`-`: standard input)
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Do not read data files (column names and types are then not checked)
@@ -44,13 +44,23 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let mut json_items = Vec::new();
     let (mut errors, mut warnings) = (0, 0);
     let schemas = kpiblend::eval::FileSchemas;
+    if let Err(outcome) = super::stdin::usage(args.files.iter().map(PathBuf::as_path), &args.data) {
+        return Ok(outcome);
+    }
     for path in &args.files {
         let opts = CheckOptions {
             data: args.data.clone(),
             schemas: if args.no_data { None } else { Some(&schemas) },
             ..CheckOptions::default()
         };
-        let checked = check::check_path(path, &opts);
+        let file = match super::stdin::KpiFile::open(path) {
+            Ok(file) => file,
+            Err(failure) => {
+                outcome = failure;
+                continue;
+            }
+        };
+        let checked = file.check(&opts);
         let io_failure = checked.diagnostics.iter().any(|d| {
             d.code == Code::CannotRead
                 || d.code == Code::NotUtf8 && d.labels.is_empty()

@@ -16,7 +16,7 @@ use super::{ColorChoice, Out, Outcome};
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// The KPI file
+    /// The KPI file (`-`: standard input)
     pub file: PathBuf,
     /// Evaluate a view defined in the file
     #[arg(long, conflicts_with_all = ["kpi", "by", "filter", "from", "to"])]
@@ -101,13 +101,24 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     if let Some(as_of) = &args.as_of {
         params.push(("as_of".to_string(), as_of.clone()));
     }
-    let base =
-        CheckOptions { params, data: args.data.clone(), schemas: Some(schemas), extra: Vec::new() };
-    let mut checked = check::check_path(&args.file, &base);
+    let base = CheckOptions {
+        params,
+        data: args.data.clone(),
+        schemas: Some(schemas),
+        ..CheckOptions::default()
+    };
+    if let Err(outcome) = super::stdin::usage([args.file.as_path()], &args.data) {
+        return Ok(outcome);
+    }
+    let file = match super::stdin::KpiFile::open(&args.file) {
+        Ok(file) => file,
+        Err(outcome) => return Ok(outcome),
+    };
+    let mut checked = file.check(&base);
     if args.as_of.is_some() && !checked.program.params.iter().any(|p| p.name == "as_of") {
         eprint(&format!(
             "error: --as-of sets the param `as_of`, which {} does not define\n  = help: add `param as_of = 2026-03-31T00:00:00Z` and use it in the KPIs that measure age\n",
-            args.file.display()
+            file.name()
         ));
         return Ok(Outcome::Failure);
     }
@@ -149,7 +160,7 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
             }
         };
         let opts = CheckOptions { extra: vec![(QUERY_FILE.into(), text)], ..base };
-        checked = check::check_path(&args.file, &opts);
+        checked = file.check(&opts);
         if !report_diagnostics(&checked, err_color) {
             return Ok(failure_kind(&checked));
         }
@@ -160,7 +171,7 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
             Some(v) => Request::view(v),
             None => {
                 let names: Vec<&str> = program.views.iter().map(|v| v.name.as_str()).collect();
-                let mut msg = format!("error: no view named `{name}` in {}", args.file.display());
+                let mut msg = format!("error: no view named `{name}` in {}", file.name());
                 if let Some(s) = kpiblend::suggest::similar(name, names.iter().copied()) {
                     msg.push_str(&format!("\n  = help: did you mean `{s}`?"));
                 } else if !names.is_empty() {

@@ -6,7 +6,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use kpiblend::check::{self, CheckOptions};
+use kpiblend::check::CheckOptions;
 use kpiblend::data::LoadOptions;
 use kpiblend::eval::{self, Report, Request};
 use kpiblend::explain::{self, Explanation};
@@ -15,11 +15,12 @@ use kpiblend::query::{self, Query};
 use kpiblend::render::{diagnostics as diag_render, format, table};
 
 use super::output::{Closed, eprint};
+use super::stdin::KpiFile;
 use super::{ColorChoice, Out, Outcome};
 
 #[derive(Args)]
 pub struct ExplainArgs {
-    /// The KPI file
+    /// The KPI file (`-`: standard input)
     pub file: PathBuf,
     /// The KPI whose change to explain
     #[arg(long)]
@@ -55,6 +56,13 @@ pub enum Format {
 
 pub fn run(args: &ExplainArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let err_color = super::use_color(color, std::io::stderr().is_terminal());
+    if let Err(outcome) = super::stdin::usage([args.file.as_path()], &args.data) {
+        return Ok(outcome);
+    }
+    let file = match KpiFile::open(&args.file) {
+        Ok(file) => file,
+        Err(outcome) => return Ok(outcome),
+    };
     let period = |from: &str, to: &str| Query {
         items: vec![args.kpi.clone()],
         by: args.by.clone(),
@@ -62,11 +70,11 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         to: Some(to.into()),
         ..Query::default()
     };
-    let after = match evaluate(args, &period(&args.from, &args.to), err_color) {
+    let after = match evaluate(args, &file, &period(&args.from, &args.to), err_color) {
         Ok(r) => r,
         Err(o) => return Ok(o),
     };
-    let before = match evaluate(args, &period(&args.vs[0], &args.vs[1]), err_color) {
+    let before = match evaluate(args, &file, &period(&args.vs[0], &args.vs[1]), err_color) {
         Ok(r) => r,
         Err(o) => return Ok(o),
     };
@@ -81,15 +89,15 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> Result<Outcome, Closed> {
 }
 
 /// Checks the file with the period's query and evaluates it.
-fn evaluate(args: &ExplainArgs, q: &Query, color: bool) -> Result<Report, Outcome> {
+fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Result<Report, Outcome> {
     let schemas = eval::FileSchemas;
     let base = CheckOptions {
         params: args.params.clone(),
         data: args.data.clone(),
         schemas: Some(&schemas),
-        extra: Vec::new(),
+        ..CheckOptions::default()
     };
-    let checked = check::check_path(&args.file, &base);
+    let checked = file.check(&base);
     let show = |ds: &[kpiblend::diagnostic::Diagnostic], p: &Program| {
         for d in ds {
             eprint(&diag_render::human(d, &p.sources, color));
@@ -103,10 +111,8 @@ fn evaluate(args: &ExplainArgs, q: &Query, color: bool) -> Result<Report, Outcom
         show(&[d], &checked.program);
         Outcome::Failure
     })?;
-    let checked = check::check_path(
-        &args.file,
-        &CheckOptions { extra: vec![("<command line>".into(), text)], ..base },
-    );
+    let checked =
+        file.check(&CheckOptions { extra: vec![("<command line>".into(), text)], ..base });
     if checked.has_errors() {
         show(&checked.diagnostics, &checked.program);
         return Err(Outcome::Findings);

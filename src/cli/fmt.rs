@@ -7,7 +7,7 @@
 //! file would change (`--check`, `--diff`) or does not parse, 2 a file cannot be read
 //! or written.
 
-use std::io::{IsTerminal as _, Read as _};
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -49,9 +49,12 @@ pub fn run(args: &FmtArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let mut out = Out::stdout();
     let stdin = [PathBuf::from("-")];
     let files = if args.files.is_empty() { &stdin[..] } else { &args.files[..] };
+    if let Err(outcome) = super::stdin::usage(files.iter().map(PathBuf::as_path), &[]) {
+        return Ok(outcome);
+    }
     let mut outcome = Outcome::Ok;
     for path in files {
-        let result = if path.as_os_str() == "-" {
+        let result = if super::stdin::is_dash(path) {
             stdin_file(mode, color, &mut out)?
         } else {
             one_file(path, mode, color, &mut out)?
@@ -64,15 +67,14 @@ pub fn run(args: &FmtArgs, color: ColorChoice) -> Result<Outcome, Closed> {
 
 /// Formats standard input: the text to stdout (nothing with `--check`).
 fn stdin_file(mode: Mode, color: bool, out: &mut Out) -> Result<Outcome, Closed> {
-    const NAME: &str = "<stdin>";
-    let mut bytes = Vec::new();
-    if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
-        output::eprint(&format!(
-            "error: cannot read standard input: {}\n",
-            kpiblend::check::io_reason(&e)
-        ));
-        return Ok(Outcome::Failure);
-    }
+    const NAME: &str = super::stdin::NAME;
+    let bytes = match super::stdin::read() {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            output::eprint(&format!("error: {message}\n"));
+            return Ok(Outcome::Failure);
+        }
+    };
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {

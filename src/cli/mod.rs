@@ -9,6 +9,7 @@ mod fmt;
 mod output;
 mod progress;
 mod repl;
+mod stdin;
 mod test;
 
 use std::path::PathBuf;

@@ -10,12 +10,13 @@ use clap::{Args, ValueEnum};
 use kpiblend::testing::{self, report};
 
 use super::output::{Closed, eprint};
+use super::stdin::{self, KpiFile};
 use super::{ColorChoice, Out, Outcome};
 
 #[derive(Args)]
 pub struct TestArgs {
     /// KPI files whose `test` blocks to run (default: the *.kpi files of the current
-    /// directory)
+    /// directory; `-`: standard input)
     pub files: Vec<PathBuf>,
     /// Run only the tests whose names contain this text
     #[arg(long, value_name = "TEXT")]
@@ -51,13 +52,24 @@ pub fn run(args: &TestArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     } else {
         args.files.clone()
     };
-    let runs: Vec<report::Run> = files
-        .iter()
-        .map(|path| report::Run {
-            file: path.display().to_string(),
-            result: testing::run_file(path, args.filter.as_deref()),
-        })
-        .collect();
+    if let Err(outcome) = stdin::usage(files.iter().map(PathBuf::as_path), &[]) {
+        return Ok(outcome);
+    }
+    let mut runs: Vec<report::Run> = Vec::new();
+    for path in &files {
+        let filter = args.filter.as_deref();
+        let file = match KpiFile::open(path) {
+            Ok(file) => file,
+            Err(outcome) => return Ok(outcome),
+        };
+        let result = match &file {
+            KpiFile::Path(path) => testing::run_file(path, filter),
+            KpiFile::Stdin(bytes) => {
+                testing::run_bytes(stdin::NAME, bytes.clone(), Path::new(""), filter)
+            }
+        };
+        runs.push(report::Run { file: file.name(), result });
+    }
     let counts = report::counts(&runs);
     let mut out = Out::stdout();
     match args.format {

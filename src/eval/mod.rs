@@ -8,6 +8,7 @@
 
 pub mod agg;
 mod data;
+mod durations;
 pub mod group;
 pub mod keys;
 mod kpi;
@@ -128,8 +129,11 @@ pub fn evaluate_files(
         }
     }
     let data = Data::load(program, &DataOptions { load: load.clone(), all_columns: false })?;
-    let report = evaluate(program, &data, req)?;
-    Ok((report, data.warnings))
+    match run(program, &data, req, None) {
+        Ok((report, found)) => Ok((report, data.warnings.into_iter().chain(found).collect())),
+        Err(Stop::Error(d)) => Err(vec![d]),
+        Err(Stop::Fallback(why)) => unreachable!("loaded data never falls back ({why})"),
+    }
 }
 
 fn run(
@@ -158,11 +162,26 @@ fn run(
         tables: HashMap::new(),
     };
     let kpis = engine.needed_kpis(&req.items);
+    // Time − time subtractions get hidden counts of their negative rows (see `durations`).
+    let mut aggs = Vec::new();
+    for &k in &kpis {
+        kpi::agg_refs(&program.kpis[k].expr, &mut aggs);
+    }
+    let planned = durations::plan(program, &kpis, &aggs);
+    let checks = match &planned {
+        Some((with_counts, checks)) => {
+            engine.program = with_counts;
+            checks.as_slice()
+        }
+        None => &[],
+    };
     let mut sets = vec![(req.by.clone(), kpis.clone())];
     if !req.by.is_empty() {
         sets.push((Vec::new(), kpis));
     }
-    engine.compute(sets)?;
+    let hidden: Vec<AggId> = checks.iter().map(|c| c.hidden).collect();
+    engine.compute(sets, &hidden)?;
+    let negative = durations::warnings(&engine, checks);
     let rows_table = req.by.clone();
     let total = if req.by.is_empty() {
         None
@@ -203,7 +222,9 @@ fn run(
         total,
         notes,
     };
-    Ok((report, engine.warnings.into_inner().unwrap_or_default()))
+    let mut warnings = engine.warnings.into_inner().unwrap_or_default();
+    warnings.extend(negative);
+    Ok((report, warnings))
 }
 
 fn item_meta(program: &Program, item: ItemRef) -> ItemMeta {
@@ -323,8 +344,12 @@ impl Engine<'_> {
 
     /// Computes the tables of the given groupings (and of the finer groupings their
     /// correlations need): one scan per dataset feeds them all, then KPIs are computed
-    /// per table, finer tables first.
-    fn compute(&mut self, mut sets: Vec<(Vec<DimId>, Vec<KpiId>)>) -> Result<(), Stop> {
+    /// per table, finer tables first. `hidden` aggregates are computed ungrouped only.
+    fn compute(
+        &mut self,
+        mut sets: Vec<(Vec<DimId>, Vec<KpiId>)>,
+        hidden: &[AggId],
+    ) -> Result<(), Stop> {
         let mut i = 0;
         while i < sets.len() {
             let (dims, kpis) = sets[i].clone();
@@ -360,6 +385,9 @@ impl Engine<'_> {
                 let mut aggs = Vec::new();
                 for &k in kpis {
                     kpi::agg_refs(&self.program.kpis[k].expr, &mut aggs);
+                }
+                if dims.is_empty() {
+                    aggs.extend(hidden);
                 }
                 aggs.sort_unstable();
                 aggs.dedup();

@@ -226,6 +226,18 @@ pub fn run_source(
     finish(name.to_string(), checked, filter)
 }
 
+/// [`run_source`] on bytes read by the caller (standard input): text that is not UTF-8
+/// is an error at its first bad byte.
+pub fn run_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+    base_dir: &Path,
+    filter: Option<&str>,
+) -> Result<FileResults, Error> {
+    let checked = check::check_bytes(name, bytes, base_dir, &CheckOptions::default());
+    finish(name.to_string(), checked, filter)
+}
+
 fn finish(file: String, checked: Checked, filter: Option<&str>) -> Result<FileResults, Error> {
     let Checked { program, diagnostics, .. } = checked;
     if diagnostics.iter().any(Diagnostic::is_error) {

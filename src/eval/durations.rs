@@ -1,0 +1,225 @@
+//! Negative durations: a time minus a time that comes out negative (an end before its
+//! start) keeps its value, sign included, but is flagged with a warning that counts the
+//! rows and points at the first one.
+//!
+//! Only programs that subtract a time from a time pay for this. Each such subtraction in
+//! an aggregate that is evaluated gets a hidden `count` of the rows where it is negative,
+//! computed with the other aggregates in the same scan (ungrouped, under the request's
+//! filter). Only when that count is not zero are the rows looked at again to find the
+//! first one; when evaluation streamed from the files, that means reading them again with
+//! the careful loader.
+
+use super::vector::{Frame, TRUE};
+use super::{CHUNK, Data, DataOptions, Engine};
+use crate::diagnostic::{Code, DataLocation, Diagnostic};
+use crate::program::*;
+
+/// One time − time subtraction, and the hidden aggregate that counts its negative rows.
+pub(super) struct Check {
+    dataset: DatasetId,
+    /// `sub < 0`, the condition the hidden aggregate counts.
+    negative: RowExpr,
+    sub: RowExpr,
+    /// The KPI (or other aggregate user) the subtraction was found in, for the label.
+    kpi: Option<KpiId>,
+    pub hidden: AggId,
+}
+
+/// A copy of `program` with a hidden count per time − time subtraction in the arguments
+/// and filters of `aggs` (used by `kpis`); `None` when there is no such subtraction.
+pub(super) fn plan(
+    program: &Program,
+    kpis: &[KpiId],
+    aggs: &[AggId],
+) -> Option<(Program, Vec<Check>)> {
+    let mut found: Vec<(DatasetId, RowExpr, AggId)> = Vec::new();
+    for &a in aggs {
+        let def = &program.aggregates[a];
+        for e in def.arg.iter().chain(&def.filter) {
+            subtractions(e, &mut |sub| {
+                if !found.iter().any(|(d, s, _)| *d == def.dataset && s == sub) {
+                    found.push((def.dataset, sub.clone(), a));
+                }
+            });
+        }
+    }
+    if found.is_empty() {
+        return None;
+    }
+    let mut planned = program.clone();
+    let checks = found
+        .into_iter()
+        .map(|(dataset, sub, agg)| {
+            let negative = RowExpr::Binary(
+                BinaryOp::Cmp(CmpOp::Lt),
+                Box::new(sub.clone()),
+                Box::new(RowExpr::Const(Value::Num(0.0))),
+            );
+            planned.aggregates.push(AggDef {
+                func: AggFunc::CountRows,
+                dataset,
+                arg: None,
+                filter: Some(negative.clone()),
+            });
+            let kpi = kpis.iter().copied().find(|&k| {
+                let mut refs = Vec::new();
+                super::kpi::agg_refs(&program.kpis[k].expr, &mut refs);
+                refs.contains(&agg)
+            });
+            Check { dataset, negative, sub, kpi, hidden: planned.aggregates.len() - 1 }
+        })
+        .collect();
+    Some((planned, checks))
+}
+
+/// The warnings of the checks whose hidden count is not zero, after `compute`.
+pub(super) fn warnings(engine: &Engine<'_>, checks: &[Check]) -> Vec<Diagnostic> {
+    let Some(total) = engine.tables.get(&Vec::new()) else { return Vec::new() };
+    let mut reloaded: Option<Option<Data>> = None;
+    let mut out = Vec::new();
+    for check in checks {
+        let count = total.aggs.get(&check.hidden).and_then(|(v, _)| v.first().copied().flatten());
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let count = count.unwrap_or(0.0) as u64;
+        if count == 0 {
+            continue;
+        }
+        // The rows are in memory, or are read again (once, for every check) to find the first.
+        let data = if engine.files.is_some() {
+            reloaded
+                .get_or_insert_with(|| {
+                    let opts = engine
+                        .files
+                        .map(|load| DataOptions { load: load.clone(), all_columns: false });
+                    opts.and_then(|o| Data::load(engine.program, &o).ok())
+                })
+                .as_ref()
+        } else {
+            Some(engine.data)
+        };
+        let first = data.and_then(|d| first_row(engine, d, check));
+        out.push(warning(engine.program, check, count, first));
+    }
+    out
+}
+
+fn warning(program: &Program, check: &Check, count: u64, first: Option<u64>) -> Diagnostic {
+    let ds = &program.datasets[check.dataset];
+    let rows = if count == 1 { "1 row".to_string() } else { format!("{count} rows") };
+    let (text, help) = match operands(program, &check.sub) {
+        Some((end, start)) => (
+            format!("{end} - {start}"),
+            format!("check the data; to leave such rows out, filter with `where {end} >= {start}`"),
+        ),
+        None => ("time - time".to_string(), "check the data".to_string()),
+    };
+    let mut d = Diagnostic::warning(
+        Code::NegativeDuration,
+        format!(
+            "{rows} of `{}` {} a negative duration `{text}`: the end is before the start",
+            ds.name,
+            if count == 1 { "has" } else { "have" },
+        ),
+    )
+    .note("the values are kept as they are (negative), not made positive")
+    .help(help);
+    d.data = Some(DataLocation {
+        path: ds.path.display().to_string(),
+        line: None,
+        record: first,
+        column: None,
+    });
+    if let Some(k) = check.kpi {
+        let kpi = &program.kpis[k];
+        d = d.at(kpi.expr_span, format!("in kpi `{}`", kpi.name));
+    }
+    d
+}
+
+/// The 1-based record of the first row (under the request's filter) where the check's
+/// duration is negative; `None` when rows were skipped (records and rows then differ) or
+/// the rows cannot be evaluated.
+fn first_row(engine: &Engine<'_>, data: &Data, check: &Check) -> Option<u64> {
+    let root = check.dataset;
+    if data.table(root)?.report.skipped > 0 {
+        return None;
+    }
+    let rows = data.rows(root);
+    let column = |d: DatasetId, c: &str| data.column(d, c);
+    let dicts = |d: DatasetId, c: &str| data.dict(d, c);
+    for start in (0..rows).step_by(CHUNK) {
+        let frame = Frame {
+            rows: start..(start + CHUNK).min(rows),
+            maps: data.maps(root),
+            root,
+            column: &column,
+            dicts: &dicts,
+        };
+        let negative = frame.bools(&check.negative).ok()?;
+        let keep = engine.filter.map(|f| frame.bools(f)).transpose().ok()?;
+        let hit = (0..negative.len())
+            .find(|&i| negative[i] == TRUE && keep.as_ref().is_none_or(|k| k[i] == TRUE));
+        if let Some(i) = hit {
+            return u64::try_from(start + i + 1).ok();
+        }
+    }
+    None
+}
+
+/// Calls `f` on every subtraction of a time from a time in `e`.
+fn subtractions(e: &RowExpr, f: &mut dyn FnMut(&RowExpr)) {
+    match e {
+        RowExpr::Binary(BinaryOp::Sub, a, b) if is_time(a) && is_time(b) => {
+            f(e);
+            subtractions(a, f);
+            subtractions(b, f);
+        }
+        RowExpr::Binary(_, a, b) => {
+            subtractions(a, f);
+            subtractions(b, f);
+        }
+        RowExpr::Unary(_, x) | RowExpr::IsNull(x, _) => subtractions(x, f),
+        RowExpr::InList(x, list, _) => {
+            subtractions(x, f);
+            list.iter().for_each(|i| subtractions(i, f));
+        }
+        RowExpr::Case { operand, whens, otherwise } => {
+            operand.iter().chain(otherwise).for_each(|x| subtractions(x, f));
+            for (w, t) in whens {
+                subtractions(w, f);
+                subtractions(t, f);
+            }
+        }
+        RowExpr::Func(_, args) => args.iter().for_each(|a| subtractions(a, f)),
+        RowExpr::Const(_) | RowExpr::Column { .. } => {}
+    }
+}
+
+/// Whether `e` is a point in time (a time, or a time plus or minus a duration).
+fn is_time(e: &RowExpr) -> bool {
+    match e {
+        RowExpr::Column { ty, .. } => *ty == ColumnType::Time,
+        RowExpr::Const(v) => matches!(v, Value::Time(_)),
+        RowExpr::Binary(BinaryOp::Add, a, b) => is_time(a) != is_time(b),
+        RowExpr::Binary(BinaryOp::Sub, a, b) => is_time(a) && !is_time(b),
+        RowExpr::Case { whens, otherwise, .. } => {
+            whens.iter().any(|(_, t)| is_time(t)) || otherwise.as_deref().is_some_and(is_time)
+        }
+        RowExpr::Func(ScalarFunc::Coalesce, args) => args.iter().any(is_time),
+        _ => false,
+    }
+}
+
+/// The two columns of `end - start` as written (`calls.ended_at`), when both are columns.
+fn operands(program: &Program, sub: &RowExpr) -> Option<(String, String)> {
+    let column = |e: &RowExpr| match e {
+        RowExpr::Column { dataset, column, .. } => {
+            Some(format!("{}.{column}", program.datasets[*dataset].name))
+        }
+        _ => None,
+    };
+    match sub {
+        RowExpr::Binary(_, a, b) => Some((column(a)?, column(b)?)),
+        _ => None,
+    }
+}
