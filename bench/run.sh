@@ -157,6 +157,7 @@ tool_command() { # TOOL MODE DIR OUTFILE -> the command, in the array `cmd`
 
 tools=(kpiblend duckdb polars)
 status=0
+cat /proc/loadavg > "$results/loadavg" 2>/dev/null || true
 for ds in "${datasets[@]}"; do
     n="${ds%%:*}"
     extra="${ds##*:}"
@@ -190,6 +191,7 @@ for ds in "${datasets[@]}"; do
     done
 done
 
+cat /proc/loadavg >> "$results/loadavg" 2>/dev/null || true
 "$py" bench/suite/report.py --results "$results" --runs "$runs" --out "$out"
 echo "raw measurements: $results; report: $out"
 if [ $status -ne 0 ]; then
