@@ -32,7 +32,7 @@ esac
 
 # Known bugs (listed in docs/reliability.md) that the targets step over, so a run can find
 # new ones; set KPIBLEND_FUZZ_KNOWN= (empty) to stop at them too.
-export KPIBLEND_FUZZ_KNOWN=${KPIBLEND_FUZZ_KNOWN-fast-path-negative-zero,span-char-boundary}
+export KPIBLEND_FUZZ_KNOWN=${KPIBLEND_FUZZ_KNOWN-}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root/fuzz"

@@ -111,12 +111,10 @@ fn replay_known(prefix: &str) {
     assert!(n > 0, "no known finding starts with {prefix}");
 }
 
-/// The finding above as users see it: `min` over a column of `-0` is `-0.0` in the JSON of
+/// The finding `csv_load/fast-path-negative-zero.csv` as users saw it: `min` over a column of `-0` is `-0.0` in the JSON of
 /// the default (streaming) path, and `0.0` with `--bad-rows skip` (the careful reader) and
 /// through `Project`/the REPL. Output must not depend on the path taken.
 #[test]
-#[ignore = "known bug: `-0` in an int column is -0.0 on the fast path and 0.0 in the careful \
-            reader"]
 fn negative_zero_reads_the_same_on_every_path() {
     let dir =
         project_dir("negzero", "dataset t = csv(\"t.csv\")\nkpi lo = min(t.x)\n", b"x\n-0\n-0\n");
@@ -130,11 +128,9 @@ fn negative_zero_reads_the_same_on_every_path() {
     assert_eq!(run(&[]), run(&["--bad-rows", "skip"]));
 }
 
-/// The finding above through the API: spans are byte ranges into the text, and must fall on
+/// The finding `parse_check/span-inside-a-character.kpi` through the API: spans are byte ranges into the text, and must fall on
 /// character boundaries (`text[span]` panics otherwise; `SourceMap::snippet` returns "").
 #[test]
-#[ignore = "known bug: an invalid escape before a multi-byte character gets a span that ends \
-            inside the character"]
 fn an_invalid_escape_before_a_multibyte_character_has_a_whole_character_span() {
     let text = "kpi k = \"\\\u{e9}\"\n";
     let c = check_text(text);
