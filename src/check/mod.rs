@@ -51,7 +51,8 @@ pub struct CheckOptions<'a> {
     /// command line's and the REPL's queries (`name`, `text`).
     pub extra: Vec<(String, String)>,
     /// The project: paths written in the files must stay inside this directory.
-    /// Default: the directory of the file checked (`base_dir` for text).
+    /// Default: the git work tree of the file checked (`base_dir` for text), else its
+    /// directory.
     pub root: Option<PathBuf>,
 }
 
@@ -126,7 +127,10 @@ fn check_source(
     opts: &CheckOptions<'_>,
 ) -> Checked {
     on_big_stack(|| {
-        let project = project::Project::new(opts.root.as_deref().unwrap_or(base_dir));
+        let project = match &opts.root {
+            Some(root) => project::Project::new(root),
+            None => project::Project::around(base_dir),
+        };
         let mut checker = Checker::new(opts, project);
         let sources = &mut checker.program.sources;
         let mut files = files::load(

@@ -1,5 +1,7 @@
-//! The project a check runs in: the directory of the KPI file given on the command line
-//! (or [`CheckOptions::root`](super::CheckOptions)). Paths written in KPI files (data
+//! The project a check runs in: the git work tree that holds the KPI file given on the
+//! command line (the nearest directory at or above it with a `.git`), or the file's own
+//! directory outside a repository (or [`CheckOptions::root`](super::CheckOptions)). So a
+//! scorecard in `scorecards/` may import `../shared/defs.kpi` of the same repository. Paths written in KPI files (data
 //! files, test fixtures, imports) resolve against the directory of the file that names
 //! them and must stay inside the project, so a KPI file cannot read `/etc/passwd` or
 //! `../../secrets.csv`. A symlink counts where it leads. Paths given on the command line
@@ -17,11 +19,22 @@ use crate::source::Span;
 pub struct Project {
     /// Resolved as the paths it contains are.
     root: PathBuf,
+    /// How the root was found, for messages.
+    found: &'static str,
 }
 
 impl Project {
     pub fn new(root: &Path) -> Project {
-        Project { root: resolve(root) }
+        Project { root: resolve(root), found: "as configured" }
+    }
+
+    /// The project of a KPI file in `dir`: its git work tree, else `dir`.
+    pub fn around(dir: &Path) -> Project {
+        let dir = resolve(dir);
+        match dir.ancestors().find(|d| d.join(".git").exists()) {
+            Some(tree) => Project { root: tree.to_path_buf(), found: "the git work tree" },
+            None => Project { root: dir, found: "the directory of the KPI file" },
+        }
     }
 
     /// An error when `written`, a path in a file whose directory is `file_dir`, is
@@ -56,9 +69,9 @@ impl Project {
             Diagnostic::error(Code::OutsideProject, message)
                 .at(span, label)
                 .note(format!(
-                    "the project is {} (the directory of the KPI file given to kpiblend); \
-                     this path leads to {}",
+                    "the project is {} ({}); this path leads to {}",
                     self.root.display(),
+                    self.found,
                     resolved.display()
                 ))
                 .help(help.to_string()),

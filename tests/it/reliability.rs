@@ -1203,6 +1203,30 @@ fn x01_data_paths_in_kpi_files_stay_inside_the_project() {
     assert!(support::stdout(&o).contains("error[KB0112]"), "{}", support::stdout(&o));
 }
 
+/// X01 in a repository: the project is the git work tree, so a scorecard in a folder may
+/// import shared definitions and read data from sibling folders of the same repository,
+/// and still not leave it.
+#[test]
+fn x01_in_a_git_repository_the_project_is_the_work_tree() {
+    let dir = TempDir::new("x01-git");
+    dir.write("outside.csv", "a\n1\n");
+    dir.write("repo/.git/HEAD", "ref: refs/heads/main\n");
+    dir.write("repo/shared/defs.kpi", "dataset t = csv(\"../data/t.csv\")\nkpi n = count(t)\n");
+    dir.write("repo/data/t.csv", "a\n1\n2\n3\n");
+    let card = dir.write("repo/scorecards/card.kpi", "import \"../shared/defs.kpi\"\n");
+    let at = card.parent().unwrap();
+    let o = support::kpiblend(at, &["eval", "card.kpi", "--format", "json"]);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    assert_eq!(json["rows"][0]["cells"][0]["value"], 3.0);
+    // Out of the work tree is still out.
+    dir.write("repo/scorecards/card.kpi", "dataset u = csv(\"../../outside.csv\")\n");
+    let o = support::kpiblend(at, &["check", "card.kpi", "--no-data"]);
+    assert_eq!(o.status.code(), Some(1), "{}", support::stdout(&o));
+    let out = support::stdout(&o);
+    assert!(out.contains("error[KB0112]") && out.contains("(the git work tree)"), "{out}");
+}
+
 /// X03, the rest of the row: a symlink inside the project that leads out of it is
 /// rejected as X01 (the link is judged by where it leads); one that stays inside works.
 #[cfg(unix)]
