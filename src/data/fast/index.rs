@@ -28,41 +28,44 @@ pub(super) struct Index {
     rows: usize,
 }
 
-/// Bit `i` set where byte `i` of the chunk is (a separator, a line break, a quote);
-/// separators are the delimiter and the line break.
-///
-/// SSE2 (part of every x86-64) compares 16 bytes per instruction and packs the results
-/// into bits with one more; `safe_arch` wraps the intrinsics without `unsafe`. Elsewhere,
-/// [`swar`] does the same eight bytes at a time. Measured on the 1.5 GB benchmark file,
-/// one core: 0.30 s against 0.80 s, a fifth of the whole scan.
+// `masks(chunk, delimiter)`: bit `i` set where byte `i` of the chunk is (a separator, a
+// line break, a quote); separators are the delimiter and the line break.
+//
+// SSE2 (part of every x86-64) compares 16 bytes per instruction and packs the results
+// into bits with one more; `safe_arch` wraps the intrinsics without `unsafe`. Elsewhere,
+// `swar` does the same eight bytes at a time. Measured on the 1.5 GB benchmark file, one
+// core: 0.30 s against 0.80 s, a fifth of the whole scan.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline]
-fn masks(chunk: &[u8; 64], delimiter: u8) -> (u64, u64, u64) {
+use sse2::masks;
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+use swar::masks;
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
     use safe_arch::{
         bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
         set_splat_i8_m128i,
     };
-    #[allow(clippy::cast_possible_wrap)]
-    let splat = |b: u8| set_splat_i8_m128i(b as i8);
-    let (delim, newline, quote) = (splat(delimiter), splat(b'\n'), splat(b'"'));
-    // The mask has 16 bits: the cast keeps them.
-    #[allow(clippy::cast_sign_loss)]
-    let bits = |m| u64::from(move_mask_i8_m128i(m) as u32);
-    let (mut seps, mut newlines, mut quotes) = (0, 0, 0);
-    for (k, lane) in chunk.chunks_exact(16).enumerate() {
-        let Ok(lane) = <&[u8; 16]>::try_from(lane) else { continue };
-        let v = load_unaligned_m128i(lane);
-        let nl = cmp_eq_mask_i8_m128i(v, newline);
-        seps |= bits(bitor_m128i(cmp_eq_mask_i8_m128i(v, delim), nl)) << (16 * k);
-        newlines |= bits(nl) << (16 * k);
-        quotes |= bits(cmp_eq_mask_i8_m128i(v, quote)) << (16 * k);
-    }
-    (seps, newlines, quotes)
-}
 
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-fn masks(chunk: &[u8; 64], delimiter: u8) -> (u64, u64, u64) {
-    swar::masks(chunk, delimiter)
+    #[inline]
+    pub(super) fn masks(chunk: &[u8; 64], delimiter: u8) -> (u64, u64, u64) {
+        #[allow(clippy::cast_possible_wrap)]
+        let splat = |b: u8| set_splat_i8_m128i(b as i8);
+        let (delim, newline, quote) = (splat(delimiter), splat(b'\n'), splat(b'"'));
+        // The mask has 16 bits: the cast keeps them.
+        #[allow(clippy::cast_sign_loss)]
+        let bits = |m| u64::from(move_mask_i8_m128i(m) as u32);
+        let (mut seps, mut newlines, mut quotes) = (0, 0, 0);
+        for (k, lane) in chunk.chunks_exact(16).enumerate() {
+            let Ok(lane) = <&[u8; 16]>::try_from(lane) else { continue };
+            let v = load_unaligned_m128i(lane);
+            let nl = cmp_eq_mask_i8_m128i(v, newline);
+            seps |= bits(bitor_m128i(cmp_eq_mask_i8_m128i(v, delim), nl)) << (16 * k);
+            newlines |= bits(nl) << (16 * k);
+            quotes |= bits(cmp_eq_mask_i8_m128i(v, quote)) << (16 * k);
+        }
+        (seps, newlines, quotes)
+    }
 }
 
 /// The masks with word-wide arithmetic on eight bytes at a time ("SWAR"), for targets
