@@ -35,7 +35,18 @@ impl Checker<'_> {
             let mut time_column = None;
             for (key, value) in &d.source.options {
                 match (key.name.as_str(), &value.kind) {
-                    ("delimiter", ExprKind::Str(s)) if s.len() == 1 => delimiter = s.as_bytes()[0],
+                    ("delimiter", ExprKind::Str(s))
+                        if s.len() == 1 && !matches!(s.as_str(), "\"" | "\n" | "\r") =>
+                    {
+                        delimiter = s.as_bytes()[0];
+                    }
+                    ("delimiter", ExprKind::Str(s)) if s.len() == 1 => self.error(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            "`delimiter` cannot be a quote or a line break",
+                        )
+                        .at(value.span, "these already mean something in CSV"),
+                    ),
                     ("null", ExprKind::Str(token)) => null_tokens.push(token.clone()),
                     ("time", ExprKind::Str(column)) => time_column = Some(column.clone()),
                     ("time", _) => self.error(
