@@ -196,19 +196,9 @@ fn a_byte_order_mark_is_kept_and_not_formatted() {
 
 #[test]
 fn fmt_reads_standard_input_without_files_or_with_a_dash() {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
+    let dir = crate::support::TempDir::new("fmt-stdin");
     let run = |args: &[&str], input: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kpiblend"))
-            .args(args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = crate::support::kpiblend_with_stdin(dir.path(), args, input.as_bytes());
         (out.status.code(), stdout(&out))
     };
     assert_eq!(run(&["fmt"], MESSY), (Some(0), CLEAN.into()));

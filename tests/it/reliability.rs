@@ -800,17 +800,7 @@ fn r01_a_cancelled_evaluation_says_interrupted() {
 }
 
 fn piped_repl(dir: &Path, script: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kpiblend"))
-        .args(["repl", "t.kpi"])
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(script).unwrap();
-    child.wait_with_output().unwrap()
+    support::kpiblend_with_stdin(dir, &["repl", "t.kpi"], script)
 }
 
 /// R05: an invalid UTF-8 line is an error with its line number; the script goes on.
@@ -1057,18 +1047,7 @@ fn f07_dash_reads_standard_input() {
 
 /// Runs `kpiblend` in the repository root with `input` on standard input.
 fn kpiblend_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kpiblend"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A command that refuses its arguments may exit before reading: ignore EPIPE.
-    let _ = child.stdin.take().unwrap().write_all(input);
-    child.wait_with_output().unwrap()
+    support::kpiblend_with_stdin(&root(), args, input)
 }
 
 /// F07, the rest of the row: `check -` (and `eval -`, `test -`) read standard input too,

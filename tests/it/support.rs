@@ -21,6 +21,25 @@ pub fn kpiblend(dir: &Path, args: &[&str]) -> Output {
         .expect("the kpiblend binary runs")
 }
 
+/// Runs `kpiblend` in `dir` with `input` on standard input.
+pub fn kpiblend_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kpiblend"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the kpiblend binary runs");
+    // A command that refuses its arguments may exit before reading: ignore EPIPE.
+    let _ = child.stdin.take().expect("stdin is piped").write_all(input);
+    child.wait_with_output().expect("the kpiblend binary runs")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
