@@ -212,7 +212,9 @@ impl Dictionary {
         let c = u32::try_from(self.values.len()).map_err(|_| bad_value())?;
         self.values.push(s.into());
         match key {
-            Some(k) if self.short.len() < Self::FEW => self.short.push((k, c)),
+            Some(k) if self.short_index.is_empty() && self.short.len() < Self::FEW => {
+                self.short.push((k, c));
+            }
             Some(k) => {
                 self.short_index.extend(self.short.drain(..));
                 self.short_index.insert(k, c);
@@ -338,5 +340,31 @@ mod tests {
             }
         }
         assert_ne!(short_key(b"a", None), short_key(b"a\0", None), "the length is part of the key");
+    }
+
+    /// Equal text gets equal codes and the dictionary holds each value once, with a few
+    /// values (compared one by one) and with many (hashed), short and long.
+    #[test]
+    fn a_dictionary_holds_each_value_once() {
+        for distinct in [3, 40] {
+            let mut b = Builder::new(ColumnType::Text, 0);
+            let values: Vec<String> = (0..distinct)
+                .map(|i| if i % 2 == 0 { format!("v{i}") } else { format!("a-long-value-{i:020}") })
+                .collect();
+            for _ in 0..3 {
+                for v in &values {
+                    b.push(v.as_bytes()).unwrap();
+                }
+                b.push(b"").unwrap();
+            }
+            let ColumnData::Text { codes, dict } = b.finish() else { panic!("a text column") };
+            assert_eq!(dict.len(), distinct, "one entry per distinct value");
+            let per_round = distinct + 1;
+            assert_eq!(codes[..per_round], codes[per_round..2 * per_round], "same codes again");
+            assert_eq!(codes[distinct], u32::MAX, "empty is null");
+            let decoded: Vec<&str> =
+                codes[..distinct].iter().map(|&c| &*dict[c as usize]).collect();
+            assert_eq!(decoded, values.iter().map(String::as_str).collect::<Vec<_>>());
+        }
     }
 }
