@@ -347,4 +347,24 @@ mod tests {
         assert!((whole.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
         assert!((a.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
     }
+
+    /// A third partial merges against the mean the first merge computed (blocks of a
+    /// long file merge one after another), so that mean must be right too.
+    #[test]
+    fn stddev_merges_three_partials_exactly() {
+        let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        let part = |range: std::ops::Range<usize>| {
+            let mut acc = Acc::new(AggFunc::Stddev);
+            acc.grow(1);
+            let n = range.len();
+            acc.feed(&vec![0; n], None, Some(&Vector::Num(xs[range].to_vec()))).unwrap();
+            acc
+        };
+        let mut merged = part(0..3);
+        merged.merge(part(3..5));
+        merged.merge(part(5..8));
+        // sample variance of xs = 32 / 7 (mean 5, squared deviations 9+1+1+1+0+0+4+16)
+        let expected = (32.0f64 / 7.0).sqrt();
+        assert!((merged.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
+    }
 }
