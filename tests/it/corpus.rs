@@ -742,3 +742,39 @@ fn expected_snippets(doc: &str) -> Vec<(String, String)> {
     }
     snippets
 }
+
+/// The unit each arithmetic rule gives (docs/language.md, "Units"), read off the checked
+/// KPIs: differences of dates are days (plain numbers), of times seconds; a rate times 100
+/// is points but times 2 still a percent; per-count divisions keep the numerator's unit;
+/// null added to a duration keeps its unit; and errors name the operation.
+#[test]
+fn arithmetic_gives_the_documented_units() {
+    let text = "\
+dataset t = csv(\"t.csv\") { a: time  b: time  d: date  e: date  dur: duration  ok: bool  name: text }
+kpi days = avg(t.e - t.d)
+kpi secs = avg(t.b - t.a)
+kpi points = rate(t.ok) * 100
+kpi twice = rate(t.ok) * 2
+kpi per_call = sum(t.dur) / count(t)
+kpi plus_null = avg(t.dur) + null
+kpi later = count(t where t.a + null > t.a)
+";
+    let checked = check::check_text("units.kpi", text, Path::new("."), &CheckOptions::default());
+    assert!(checked.diagnostics.is_empty(), "{}", human(&checked));
+    let unit = |name: &str| {
+        let k = checked.program.kpis.iter().find(|k| k.name == name).expect(name);
+        k.unit.name()
+    };
+    assert_eq!(unit("days"), "number");
+    assert_eq!(unit("secs"), "seconds");
+    assert_eq!(unit("points"), "points");
+    assert_eq!(unit("twice"), "percent");
+    assert_eq!(unit("per_call"), "seconds");
+    assert_eq!(unit("plus_null"), "seconds");
+    assert_eq!(unit("later"), "count");
+
+    let bad = "dataset t = csv(\"t.csv\") { name: text }\nkpi k = count(t where t.name * 2 > 1)\n";
+    let checked = check::check_text("units.kpi", bad, Path::new("."), &CheckOptions::default());
+    let messages: Vec<&str> = checked.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(messages.contains(&"cannot multiply text and number"), "{messages:?}");
+}
