@@ -758,6 +758,7 @@ kpi twice = rate(t.ok) * 2
 kpi per_call = sum(t.dur) / count(t)
 kpi plus_null = avg(t.dur) + null
 kpi later = count(t where t.a + null > t.a)
+kpi long_calls = count(t where t.dur > 6m)
 ";
     let checked = check::check_text("units.kpi", text, Path::new("."), &CheckOptions::default());
     assert!(checked.diagnostics.is_empty(), "{}", human(&checked));
@@ -777,4 +778,10 @@ kpi later = count(t where t.a + null > t.a)
     let checked = check::check_text("units.kpi", bad, Path::new("."), &CheckOptions::default());
     let messages: Vec<&str> = checked.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert!(messages.contains(&"cannot multiply text and number"), "{messages:?}");
+
+    // Durations compare across their units (above: seconds with minutes); other units not.
+    let bad = "dataset t = csv(\"t.csv\") { dur: duration }\nkpi k = count(t where t.dur > 50%)\n";
+    let checked = check::check_text("units.kpi", bad, Path::new("."), &CheckOptions::default());
+    let messages: Vec<&str> = checked.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(messages.contains(&"cannot compare seconds with percent"), "{messages:?}");
 }
