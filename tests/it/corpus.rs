@@ -785,3 +785,40 @@ kpi long_calls = count(t where t.dur > 6m)
     let messages: Vec<&str> = checked.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert!(messages.contains(&"cannot compare seconds with percent"), "{messages:?}");
 }
+
+/// Constant folding (params, targets) does the arithmetic written; counts do not add to
+/// percents; `case` branches must agree in type.
+#[test]
+fn constants_fold_and_mismatches_are_errors() {
+    let text = "\
+dataset t = csv(\"t.csv\") { ok: bool  name: text }
+param sum = 2 + 3
+param difference = 2 - 3
+param product = 2 * 3
+param quotient = 3 / 4
+kpi n = count(t)
+";
+    let checked = check::check_text("fold.kpi", text, Path::new("."), &CheckOptions::default());
+    assert!(checked.diagnostics.is_empty(), "{}", human(&checked));
+    let value = |name: &str| {
+        let p = checked.program.params.iter().find(|p| p.name == name).expect(name);
+        p.value.as_f64()
+    };
+    assert_eq!(value("sum"), Some(5.0));
+    assert_eq!(value("difference"), Some(-1.0));
+    assert_eq!(value("product"), Some(6.0));
+    assert_eq!(value("quotient"), Some(0.75));
+
+    for (bad, message) in [
+        ("kpi k = count(t) + rate(t.ok)", "cannot add count and percent"),
+        (
+            "kpi k = count(t where case when t.ok then t.name else 1 end == 1)",
+            "branches have different types: text and number",
+        ),
+    ] {
+        let text = format!("dataset t = csv(\"t.csv\") {{ ok: bool  name: text }}\n{bad}\n");
+        let checked = check::check_text("bad.kpi", &text, Path::new("."), &CheckOptions::default());
+        let messages: Vec<&str> = checked.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert!(messages.contains(&message), "{bad}: {messages:?}");
+    }
+}
