@@ -162,7 +162,7 @@ fn scan_dataset(
             return Err(Stop::Error(Diagnostic::error(Code::Interrupted, "interrupted")));
         }
         let bytes = block.map_err(|f| Stop::Fallback(f.0))?;
-        let size = bytes.len() as u64;
+        let block_len = bytes.len() as u64;
         let table = fast::parse_block(&bytes, &layout).map_err(|f| Stop::Fallback(f.0))?;
         // Hand the buffer back for the next block (a few are enough to go round).
         if let Ok(mut p) = pool.lock()
@@ -243,7 +243,7 @@ fn scan_dataset(
                 c
             })
             .collect();
-        Ok(BlockOut { bytes: size, partial, kept, missing })
+        Ok(BlockOut { bytes: block_len, partial, kept, missing })
     };
 
     let mut merged = Merged::new(program, groupings, engine.max_groups);
