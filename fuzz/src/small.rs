@@ -1210,7 +1210,7 @@ fn compare_cells(
 }
 
 /// The view `v` evaluated straight from a file by the streaming path (blocks, threads), and
-/// by the careful path (`--bad-rows skip` turns streaming off), as JSON. `dir` must be a
+/// by the careful path (`--bad-rows skip` turns streaming off), as JSON and warnings. `dir` must be a
 /// directory the caller owns; `t.csv` is written into it.
 pub fn view_from_files(case: &Case, csv: &[u8], dir: &Path) -> (String, String) {
     std::fs::write(dir.join("t.csv"), csv).expect("writing t.csv");
@@ -1226,7 +1226,7 @@ pub fn view_from_files(case: &Case, csv: &[u8], dir: &Path) -> (String, String) 
     let Some(view) = program.view("v") else { panic!("no view `v`\n{source}") };
     let request = Request { threads: case.threads, ..Request::view(view) };
     let run = |load: &LoadOptions| match eval::evaluate_files(program, &request, load) {
-        Ok((report, _)) => serde_json::to_string(&report).expect("a report serialises"),
+        Ok(report) => outcome(&report),
         Err(ds) => panic!(
             "evaluating from the file fails: {:?}\n{source}",
             ds.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
@@ -1237,12 +1237,19 @@ pub fn view_from_files(case: &Case, csv: &[u8], dir: &Path) -> (String, String) 
     (streamed, careful)
 }
 
+/// A report as JSON, then its warnings (which JSON leaves out): every path must give the
+/// same of both.
+fn outcome(report: &Report) -> String {
+    let json = serde_json::to_string(report).expect("a report serialises");
+    format!("{json}\nwarnings: {:?}", report.warnings.diagnostics)
+}
+
 /// The whole `eval_small` property: the reference agrees with [`Project`], and the file paths
 /// (streaming and careful) give byte-identical JSON to it.
 pub fn eval_small(data: &[u8], dir: &Path) {
     let case = Case::from_bytes(data);
     let out = check_case(&case);
-    let memory = serde_json::to_string(&out.view).expect("a report serialises");
+    let memory = outcome(&out.view);
     let (streamed, careful) = view_from_files(&case, &case.csv(), dir);
     let context = || format!("\n{}\n{}", case.source(), String::from_utf8_lossy(&case.csv()));
     assert!(memory == careful, "memory {memory}\ncareful {careful}{}", context());

@@ -196,9 +196,9 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     if let Some((_, bar)) = bar {
         bar.finish_and_clear();
     }
-    let report = match evaluated {
-        Ok((report, warnings)) => {
-            print_all(&warnings, program, err_color);
+    let mut report = match evaluated {
+        Ok(report) => {
+            eprint(&report.warnings.render(err_color));
             report
         }
         Err(errors) => {
@@ -208,7 +208,6 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
             return Ok(Outcome::Failure);
         }
     };
-    let mut report = report;
     if let Some(item) = &args.sort {
         let Some(i) = report.item(item) else {
             eprint(&format!("error: --sort {item}: not one of the KPIs or blends shown\n"));

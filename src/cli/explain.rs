@@ -119,7 +119,10 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
     }
     let Some(view) = checked.program.view(query::VIEW) else { return Err(Outcome::Failure) };
     match eval::evaluate_files(&checked.program, &Request::view(view), &LoadOptions::default()) {
-        Ok((report, _warnings)) => Ok(report),
+        Ok(report) => {
+            eprint(&report.warnings.render(color));
+            Ok(report)
+        }
         Err(ds) => {
             show(&ds, &checked.program);
             Err(Outcome::Failure)

@@ -98,10 +98,12 @@ impl Request {
 }
 
 /// Computes a report. Errors are data errors found while evaluating (a column of the
-/// wrong type, too many groups); the program itself was already checked.
+/// wrong type, too many groups); the program itself was already checked. Warnings (link
+/// keys that found no row, negative durations, and the rows `data` skipped) are in
+/// `Report::warnings`.
 pub fn evaluate(program: &Program, data: &Data, req: &Request) -> Result<Report, Vec<Diagnostic>> {
     match run(program, data, req, None) {
-        Ok((report, _)) => Ok(report),
+        Ok(report) => Ok(report),
         Err(Stop::Error(d)) => Err(vec![d]),
         Err(Stop::Fallback(why)) => unreachable!("loaded data never falls back ({why})"),
     }
@@ -110,12 +112,13 @@ pub fn evaluate(program: &Program, data: &Data, req: &Request) -> Result<Report,
 /// Evaluates straight from the datasets' files. Well-formed files are streamed in
 /// blocks on several threads, keeping in memory only the columns that links reach;
 /// anything unusual is read again by the careful loader, so errors and results are the
-/// same either way. Returns the report and the warnings (skipped rows, missing keys).
+/// same either way. Warnings (skipped rows, link keys that found no row, negative
+/// durations) are in `Report::warnings`.
 pub fn evaluate_files(
     program: &Program,
     req: &Request,
     load: &crate::data::LoadOptions,
-) -> Result<(Report, Vec<Diagnostic>), Vec<Diagnostic>> {
+) -> Result<Report, Vec<Diagnostic>> {
     let streamable = load.bad_rows == crate::data::BadRows::Fail
         && load.null_tokens.is_empty()
         && program.datasets.iter().all(|d| d.null_tokens.is_empty());
@@ -130,7 +133,7 @@ pub fn evaluate_files(
     }
     let data = Data::load(program, &DataOptions { load: load.clone(), all_columns: false })?;
     match run(program, &data, req, None) {
-        Ok((report, found)) => Ok((report, data.warnings.into_iter().chain(found).collect())),
+        Ok(report) => Ok(report),
         Err(Stop::Error(d)) => Err(vec![d]),
         Err(Stop::Fallback(why)) => unreachable!("loaded data never falls back ({why})"),
     }
@@ -141,7 +144,7 @@ fn run(
     data: &Data,
     req: &Request,
     files: Option<&crate::data::LoadOptions>,
-) -> Result<(Report, Vec<Diagnostic>), Stop> {
+) -> Result<Report, Stop> {
     let mut engine = Engine {
         program,
         data,
@@ -159,6 +162,7 @@ fn run(
             })
             .collect(),
         warnings: std::sync::Mutex::new(Vec::new()),
+        scanned: Vec::new(),
         tables: HashMap::new(),
     };
     let kpis = engine.needed_kpis(&req.items);
@@ -214,17 +218,39 @@ fn run(
             text: n.text.clone(),
         })
         .collect();
-    let report = Report {
+    let warnings = warnings(&engine, data, negative);
+    Ok(Report {
         version: SCHEMA_VERSION,
         by,
         items: req.items.iter().map(|&i| item_meta(program, i)).collect(),
         rows,
         total,
         notes,
+        warnings: Warnings { diagnostics: warnings, sources: program.sources.clone() },
+    })
+}
+
+/// The warnings of an evaluation, the same whether the data was loaded first or streamed:
+/// the loader's (rows skipped as bad), then the link keys that found no row, for the links
+/// of the datasets scanned only (loading resolves every link; streaming follows those of the
+/// datasets it reads), in the order the links are declared; then negative durations.
+fn warnings(engine: &Engine<'_>, data: &Data, negative: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let program = engine.program;
+    let scanned_link = |d: &Diagnostic| {
+        engine
+            .scanned
+            .iter()
+            .any(|&r| program.datasets[r].links.iter().any(|l| d.primary_span() == Some(l.span)))
     };
-    let mut warnings = engine.warnings.into_inner().unwrap_or_default();
-    warnings.extend(negative);
-    Ok((report, warnings))
+    let (mut keys, loaded): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        data.warnings.iter().cloned().partition(|d| d.code == Code::MissingKey);
+    keys.retain(scanned_link);
+    let found = engine.warnings.lock().map(|w| w.clone()).unwrap_or_default();
+    let (streamed, other): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        found.into_iter().partition(|d| d.code == Code::MissingKey);
+    keys.extend(streamed);
+    keys.sort_by_key(|d| d.primary_span().map(|s| (s.file, s.start)));
+    loaded.into_iter().chain(keys).chain(other).chain(negative).collect()
 }
 
 fn item_meta(program: &Program, item: ItemRef) -> ItemMeta {
@@ -299,6 +325,8 @@ pub(crate) struct Engine<'a> {
     files: Option<&'a crate::data::LoadOptions>,
     /// Warnings found while streaming (missing link keys).
     warnings: std::sync::Mutex<Vec<Diagnostic>>,
+    /// The datasets scanned (the roots of the aggregates computed).
+    scanned: Vec<DatasetId>,
     tables: HashMap<Vec<DimId>, GroupTable>,
 }
 
@@ -400,6 +428,7 @@ impl Engine<'_> {
             .collect();
         roots.sort_unstable();
         roots.dedup();
+        self.scanned.clone_from(&roots);
         // Per dataset: the groupings (by index) with the aggregates rooted there.
         let jobs: Vec<(DatasetId, Vec<(usize, scan::Grouping)>)> = roots
             .into_iter()

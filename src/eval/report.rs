@@ -4,7 +4,10 @@
 use serde::Serialize;
 
 use super::group::Key;
+use crate::diagnostic::Diagnostic;
 use crate::program::{Bound, Direction};
+use crate::render::diagnostics;
+use crate::source::SourceMap;
 use crate::types::Unit;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -22,6 +25,34 @@ pub struct Report {
     /// All rows together, when grouped (computed from the rows, not from the groups).
     pub total: Option<Row>,
     pub notes: Vec<NoteOut>,
+    /// What evaluation noticed without failing: rows skipped as bad, link keys that found no
+    /// row, negative durations. Not part of the JSON schema (the CLI prints them to stderr).
+    #[serde(skip)]
+    pub warnings: Warnings,
+}
+
+/// Warnings with the sources they point into; `Display` renders them as `check` does.
+#[derive(Debug, Clone, Default)]
+pub struct Warnings {
+    pub diagnostics: Vec<Diagnostic>,
+    pub sources: SourceMap,
+}
+
+impl Warnings {
+    pub fn is_empty(&self) -> bool {
+        self.diagnostics.is_empty()
+    }
+
+    /// The warnings as `check` prints them, in colour or not.
+    pub fn render(&self, color: bool) -> String {
+        self.diagnostics.iter().map(|d| diagnostics::human(d, &self.sources, color)).collect()
+    }
+}
+
+impl std::fmt::Display for Warnings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(false))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

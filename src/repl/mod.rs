@@ -329,7 +329,7 @@ impl Session {
                         started.elapsed().as_secs_f64() * 1000.0
                     ));
                 }
-                Reply::ok(out)
+                Reply { err: report.warnings.render(self.color), ..Reply::ok(out) }
             }
             Err(e) => {
                 let interrupted = e.diagnostics.iter().any(|d| d.code == Code::Interrupted);

@@ -1025,3 +1025,27 @@ fn describe(rule: Rule) -> &'static str {
         Rule::kw_within => "`within`",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::found_token;
+
+    #[test]
+    fn what_a_syntax_error_found_is_named_in_words() {
+        let text = "kpi k = 1 \u{e9}t\u{e9}_2.x(\n\r";
+        assert_eq!(found_token(text, 0), "`kpi`");
+        assert_eq!(found_token(text, 8), "`1`");
+        assert_eq!(found_token(text, 10), "`\u{e9}`", "one character, not a run of them");
+        assert_eq!(found_token(text, 12), "`t`");
+        assert_eq!(found_token(text, 16), "`2.x`");
+        assert_eq!(found_token(text, 19), "`(`");
+        assert_eq!(found_token(text, 20), "end of line");
+        assert_eq!(found_token(text, 21), "end of line");
+        assert_eq!(found_token(text, 22), "end of file");
+        assert_eq!(found_token(text, 99), "end of file");
+        assert_eq!(found_token("a_b.c+", 0), "`a_b.c`");
+        assert_eq!(found_token(&"x".repeat(50), 0), format!("`{}`", "x".repeat(40)));
+        assert_eq!(found_token("\"\t", 0), "`\\\"`");
+        assert_eq!(found_token("\t", 0), "`\\t`");
+    }
+}

@@ -787,6 +787,48 @@ fn links_join_many_to_one_and_missing_keys_give_nulls() {
 }
 
 #[test]
+fn an_embedded_evaluation_reports_the_keys_that_found_no_row() {
+    // Survey 4 names contact 7, which no call has (survey 6 has no key: not a miss).
+    let p = project(LINKED, &[("calls", LINKED_CALLS), ("surveys", LINKED_SURVEYS)]);
+    let r = p.scorecard().unwrap();
+    let codes: Vec<&str> = r.warnings.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["KB0505"], "{}", r.warnings);
+    assert!(r.warnings.to_string().contains("1 row of `surveys` has a "), "{}", r.warnings);
+    // The same warning through a query that reads surveys, and none when only calls are read.
+    let r = query(&p, &["csat_north"], &[], None);
+    assert_eq!(r.warnings.diagnostics.len(), 1, "{}", r.warnings);
+    let r = query(&p, &["calls_n"], &[], None);
+    assert!(r.warnings.is_empty(), "{}", r.warnings);
+}
+
+#[test]
+fn link_warnings_are_the_same_streamed_loaded_and_embedded() {
+    let dir = support::TempDir::new("link-warnings");
+    dir.write("calls.csv", &support::unindent(LINKED_CALLS));
+    dir.write("surveys.csv", &support::unindent(LINKED_SURVEYS));
+    dir.write("t.kpi", &support::unindent(LINKED));
+    let project = {
+        let mut p = Project::from_file(&dir.path().join("t.kpi")).unwrap();
+        p.set_base_dir(dir.path());
+        p
+    };
+    // A warning when surveys are read (through the link or not), none when only calls are.
+    for (kpi, warned) in [("calls_n", false), ("csat", true), ("csat_north", true)] {
+        let embedded = query(&project, &[kpi], &[], None).warnings.to_string();
+        // The project names its file by the path it was given; the CLI by the argument.
+        let embedded = embedded.replace(&format!("{}/", dir.path().display()), "");
+        assert_eq!(embedded.contains("warning[KB0505]"), warned, "{kpi}: {embedded}");
+        for extra in [&[][..], &["--bad-rows", "skip"], &["--threads", "1"]] {
+            let args: Vec<&str> =
+                ["eval", "t.kpi", "--kpi", kpi].iter().chain(extra).copied().collect();
+            let o = support::kpiblend(dir.path(), &args);
+            assert!(o.status.success(), "{args:?}: {}", support::stderr(&o));
+            assert_eq!(support::stderr(&o), embedded, "{args:?}");
+        }
+    }
+}
+
+#[test]
 fn links_group_by_a_column_of_the_one_side() {
     let p = project(LINKED, &[("calls", LINKED_CALLS), ("surveys", LINKED_SURVEYS)]);
     let r = query(&p, &["calls_n", "surveys_n", "csat"], &["site"], None);
@@ -995,6 +1037,34 @@ fn groups_are_sorted_by_key_with_the_null_group_last() {
             vec![Key::Null, Key::Null],
         ]
     );
+}
+
+#[test]
+fn two_dims_keep_true_false_null_and_zero_apart() {
+    let p = project(
+        r#"
+        dataset t = csv("t.csv") { flag: bool }
+        dim flag = t.flag
+        dim num = t.num
+        kpi n = count(t)
+        "#,
+        &[("t", "flag,num\ntrue,0\nfalse,0\n,-0\ntrue,1\nfalse,0\ntrue,\n")],
+    );
+    let r = query(&p, &["n"], &["flag", "num"], None);
+    let (f, tr, zero, one) = (Key::Bool(false), Key::Bool(true), Key::Num(0.0), Key::Num(1.0));
+    assert_eq!(
+        keys(&r),
+        vec![
+            vec![f.clone(), zero.clone()],
+            vec![tr.clone(), zero.clone()],
+            vec![tr.clone(), one],
+            vec![tr.clone(), Key::Null],
+            vec![Key::Null, zero.clone()], // -0 groups with 0
+        ]
+    );
+    value(&r, "n", &[f, zero.clone()], 2.0);
+    value(&r, "n", &[tr, zero.clone()], 1.0);
+    value(&r, "n", &[Key::Null, zero], 1.0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1837,7 +1907,7 @@ fn streaming_reports_reading_progress_up_to_the_file_size() {
         threads: 2,
         ..Request::scorecard(&checked.program)
     };
-    let (report, _) =
+    let report =
         kpiblend::eval::evaluate_files(&checked.program, &request, &Default::default()).unwrap();
     // 1,500,000 rows of x = i % 1000: 1,500 times 0 + 1 + ... + 999.
     value(&report, "total", &[], 1500.0 * 499_500.0);

@@ -309,3 +309,47 @@ fn terminal_session_completes_continues_lines_and_survives_ctrl_c() {
     let saved = std::fs::read_to_string(&history).unwrap();
     assert!(saved.contains("two_lines"), "history kept: {saved}");
 }
+
+#[test]
+fn a_query_shows_the_warnings_of_its_evaluation_beside_the_result() {
+    let dir = support::TempDir::new("repl-warnings");
+    dir.write(
+        "calls.csv",
+        "id,start,end\n1,2026-03-14T10:00:00Z,2026-03-14T10:05:00Z\n\
+         2,2026-03-14T10:00:00Z,2026-03-14T09:59:00Z\n",
+    );
+    dir.write("surveys.csv", "call,csat\n1,5\n9,3\n");
+    let kpi = dir.write(
+        "t.kpi",
+        "dataset calls = csv(\"calls.csv\") { start: time  end: time }\n\
+         dataset surveys = csv(\"surveys.csv\") { call -> calls.id }\n\
+         kpi handle = avg(calls.end - calls.start)\n\
+         kpi csat = avg(surveys.csat)\n\
+         kpi linked_csat = avg(surveys.csat where calls.id is not null)\n",
+    );
+    let mut s = Session::new();
+    let r = s.load(&kpi);
+    assert!(r.ok, "{}", r.err);
+    s.handle(":format csv");
+    // (300 - 60) / 2 = 120 s, and a warning about the negative one.
+    let r = s.handle("handle");
+    assert!(r.ok, "{}", r.err);
+    assert_eq!(r.out, "item,kind,value,status\nhandle,kpi,120,none\n");
+    assert!(
+        r.err.contains("warning[KB0509]: 1 row of `calls` has a negative duration"),
+        "{}",
+        r.err
+    );
+    // Survey 2 names call 9, which does not exist.
+    let r = s.handle("linked_csat");
+    assert!(r.ok, "{}", r.err);
+    assert_eq!(r.out, "item,kind,value,status\nlinked_csat,kpi,5,none\n");
+    assert!(
+        r.err.contains("warning[KB0505]: 1 row of `surveys` has a `call` not found"),
+        "{}",
+        r.err
+    );
+    // Nothing to say, nothing said: `calls` has no link, and its durations are not read.
+    let r = s.handle("count(calls)");
+    assert_eq!((r.ok, r.err.as_str()), (true, ""));
+}

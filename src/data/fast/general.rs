@@ -188,4 +188,19 @@ mod tests {
         let zeros = [0u8, 1, 0];
         assert_eq!(Specials::new(&zeros, [0, 9, 9]).collect::<Vec<_>>(), [0, 2]);
     }
+
+    #[test]
+    fn a_last_record_without_a_line_break_must_still_be_whole() {
+        let want = [("b".to_string(), crate::data::ColumnType::Int)];
+        let (layout, _) = Layout::from_header(b"a,b\n", b',', &want).unwrap();
+        let rows = |block: &[u8]| {
+            let mut builders: Vec<Builder> =
+                layout.columns.iter().map(|(_, ty)| Builder::new(*ty, 4)).collect();
+            scan(block, &layout, &mut builders).map_err(|f| f.0)
+        };
+        assert_eq!(rows(b"x,1\n\ny,2"), Ok(2));
+        assert_eq!(rows(b"x,1\n\n\"y\",2\r"), Ok(2));
+        assert_eq!(rows(b"x,1\n\ny"), Err("ragged row".into()));
+        assert_eq!(rows(b"x,1\n\ny,2,3"), Err("ragged row".into()));
+    }
 }
