@@ -35,6 +35,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A scorecard: every KPI and blend, ungrouped.
     let report = project.scorecard()?;
+    // What evaluation noticed without failing (link keys with no row, negative durations)
+    // renders like `kpiblend eval` prints it.
+    eprint!("{}", report.warnings);
     println!("aht = {:?} s", report.kpi_value("aht", &[]));
     println!("aht_with_fcr score = {:?}", report.kpi_value("aht_with_fcr", &[]));
 
