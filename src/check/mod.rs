@@ -6,9 +6,11 @@
 //! host's small thread stack cannot change the outcome.
 
 mod calls;
-mod defs;
+mod datasets;
 mod expr;
 mod files;
+mod kpis;
+mod outputs;
 mod project;
 mod types;
 

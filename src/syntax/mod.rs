@@ -7,6 +7,7 @@
 //! the file: parsing resumes at the next line that starts a statement, so one run
 //! reports every broken statement and the checker still sees the good ones.
 
+mod errors;
 mod incomplete;
 mod lower;
 mod prescan;
@@ -84,7 +85,7 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
                     // The next statement is fine: go on from it.
                     Some(d) if at > stmt => (d, at),
                     _ => (
-                        lower::syntax_error(file, start, &text[start..], &err),
+                        errors::syntax_error(file, start, &text[start..], &err),
                         next_statement_start(text, at.max(stmt + 1)),
                     ),
                 };
@@ -149,7 +150,7 @@ pub fn parse_repl(file: FileId, text: &str) -> Result<ReplInput, Vec<Diagnostic>
                 _ => Err(diagnostics),
             }
         }
-        Err(err) => Err(vec![lower::syntax_error(file, 0, text, &err)]),
+        Err(err) => Err(vec![errors::syntax_error(file, 0, text, &err)]),
     }
 }
 

@@ -1,0 +1,302 @@
+//! Datasets: their files, declared column types, time columns and links (with cycle
+//! detection).
+
+use super::{Checker, SymKind};
+use crate::ast::{self, ExprKind};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::program::*;
+use crate::suggest;
+
+const TYPE_NAMES: &[(&str, ColumnType)] = &[
+    ("int", ColumnType::Int),
+    ("number", ColumnType::Number),
+    ("bool", ColumnType::Bool),
+    ("text", ColumnType::Text),
+    ("time", ColumnType::Time),
+    ("date", ColumnType::Date),
+    ("duration", ColumnType::Duration),
+];
+
+impl Checker<'_> {
+    pub(super) fn datasets(&mut self, defs: &[(&ast::Dataset, &super::files::LoadedFile)]) {
+        let mut registered = Vec::new();
+        // Datasets whose file is outside the project: never read.
+        let mut confined = Vec::new();
+        for (d, file) in defs {
+            if !self.is_registered(&d.name.name, d.name.span) {
+                continue;
+            }
+            let mut delimiter = b',';
+            let mut null_tokens = Vec::new();
+            let mut time_column = None;
+            for (key, value) in &d.source.options {
+                match (key.name.as_str(), &value.kind) {
+                    ("delimiter", ExprKind::Str(s))
+                        if s.len() == 1 && !matches!(s.as_str(), "\"" | "\n" | "\r") =>
+                    {
+                        delimiter = s.as_bytes()[0];
+                    }
+                    ("delimiter", ExprKind::Str(s)) if s.len() == 1 => self.error(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            "`delimiter` cannot be a quote or a line break",
+                        )
+                        .at(value.span, "these already mean something in CSV"),
+                    ),
+                    ("null", ExprKind::Str(token)) => null_tokens.push(token.clone()),
+                    ("time", ExprKind::Str(column)) => time_column = Some(column.clone()),
+                    ("time", _) => self.error(
+                        Diagnostic::error(
+                            Code::ArgumentType,
+                            "`time` must name a column, as a string",
+                        )
+                        .at(value.span, "e.g. time: \"started_at\""),
+                    ),
+                    ("null", _) => self.error(
+                        Diagnostic::error(Code::ArgumentType, "`null` must be a string").at(
+                            value.span,
+                            "the text that stands for a missing value, e.g. \"N/A\"",
+                        ),
+                    ),
+                    ("delimiter", _) => self.error(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            "`delimiter` must be a single character",
+                        )
+                        .at(value.span, "expected one character, e.g. \";\" or \"\\t\""),
+                    ),
+                    _ => {
+                        let mut diag = Diagnostic::error(
+                            Code::UnknownOption,
+                            format!("unknown option `{}` of `csv(...)`", key.name),
+                        )
+                        .at(key.span, "not an option");
+                        diag = diag.help(
+                            "options: `delimiter: \";\"`, `null: \"N/A\"`, `time: \"started_at\"`",
+                        );
+                        self.error(diag);
+                    }
+                }
+            }
+            let mut declared: Vec<(String, ColumnType)> = Vec::new();
+            for c in &d.columns {
+                let Some(&(_, ty)) = TYPE_NAMES.iter().find(|(n, _)| *n == c.ty.name) else {
+                    let mut diag = Diagnostic::error(
+                        Code::UnknownType,
+                        format!("unknown column type `{}`", c.ty.name),
+                    )
+                    .at(c.ty.span, "not a type");
+                    diag = match suggest::similar(&c.ty.name, TYPE_NAMES.iter().map(|(n, _)| *n)) {
+                        Some(s) => diag.help(format!("did you mean `{s}`?")),
+                        None => diag.help("types: int, number, bool, text, time, date, duration"),
+                    };
+                    self.error(diag);
+                    continue;
+                };
+                if declared.iter().any(|(n, _)| *n == c.name.name) {
+                    self.error(
+                        Diagnostic::error(
+                            Code::Duplicate,
+                            format!("column `{}` declared twice", c.name.name),
+                        )
+                        .at(c.name.span, "second declaration"),
+                    );
+                    continue;
+                }
+                declared.push((c.name.name.clone(), ty));
+            }
+            let path = match self.opts.data.iter().find(|(n, _)| *n == d.name.name) {
+                Some((_, p)) => p.clone(),
+                None => {
+                    let written = &d.source.path;
+                    let help = format!(
+                        "move the file into the project, or name it on the command line: \
+                         `--data {}=PATH`",
+                        d.name.name
+                    );
+                    let outside = self.project.confine(
+                        &written.value,
+                        &file.base_dir,
+                        written.span,
+                        "data file",
+                        &help,
+                    );
+                    if let Some(diag) = outside {
+                        self.error(diag);
+                        confined.push(self.program.datasets.len());
+                    }
+                    file.base_dir.join(&written.value)
+                }
+            };
+            let def = DatasetDef {
+                name: d.name.name.clone(),
+                span: d.source.path.span,
+                path,
+                delimiter,
+                declared,
+                links: Vec::new(),
+                schema: None,
+                untyped: Vec::new(),
+                null_tokens,
+                time_column,
+            };
+            self.program.datasets.push(def);
+            registered.push(*d);
+        }
+        if let Some(schemas) = self.opts.schemas {
+            for i in (0..self.program.datasets.len()).filter(|i| !confined.contains(i)) {
+                match schemas.schema(&self.program.datasets[i]) {
+                    Ok(schema) => {
+                        self.program.datasets[i].schema = Some(schema.columns);
+                        self.program.datasets[i].untyped = schema.untyped;
+                    }
+                    Err(diag) => {
+                        let span = self.program.datasets[i].span;
+                        // A problem with no line in the data (a missing file) points at
+                        // where the file is named.
+                        let no_line = diag.data.as_ref().is_none_or(|d| d.line.is_none());
+                        let diag = if diag.labels.is_empty() && no_line {
+                            diag.at(span, "named here")
+                        } else {
+                            diag
+                        };
+                        self.error(diag);
+                    }
+                }
+            }
+        }
+        for (i, d) in registered.iter().enumerate() {
+            self.time_option(i, d);
+            for link in &d.links {
+                if let Some(l) = self.link(i, link) {
+                    self.program.datasets[i].links.push(l);
+                }
+            }
+        }
+        self.link_cycles();
+    }
+
+    /// `time: "column"` must name a time column of the data (when it is known).
+    fn time_option(&mut self, i: DatasetId, d: &ast::Dataset) {
+        let ds = &self.program.datasets[i];
+        let Some(column) = ds.time_column.clone() else { return };
+        let span = d
+            .source
+            .options
+            .iter()
+            .find(|(k, _)| k.name == "time")
+            .map_or(d.source.span, |(_, v)| v.span);
+        let ty = ds
+            .declared
+            .iter()
+            .chain(ds.schema.iter().flatten())
+            .find(|(n, _)| *n == column)
+            .map(|(_, t)| *t);
+        match (ty, &ds.schema) {
+            (Some(ColumnType::Time), _) | (None, None) => {}
+            // No value in the sample: the type is unknown, so it may be a time column.
+            (Some(_), _) if ds.untyped.contains(&column) => {}
+            (Some(t), _) => self.error(
+                Diagnostic::error(
+                    Code::ArgumentType,
+                    format!("`time` names `{column}`, a {t} column, not a time column"),
+                )
+                .at(span, "not a time column"),
+            ),
+            (None, Some(_)) => self.error(
+                Diagnostic::error(
+                    Code::UnknownColumn,
+                    format!("`time` names `{column}`, which dataset `{}` does not have", ds.name),
+                )
+                .at(span, "no such column"),
+            ),
+        }
+    }
+
+    fn link(&mut self, from: DatasetId, link: &ast::Link) -> Option<LinkDef> {
+        let target = match self.lookup(&link.target.name) {
+            Some(s) if s.kind == SymKind::Dataset => s.index,
+            Some(s) => {
+                self.error(
+                    Diagnostic::error(
+                        Code::WrongKind,
+                        format!("`{}` is a {}, not a dataset", link.target.name, s.kind.word()),
+                    )
+                    .at(link.target.span, "a link must point at a dataset"),
+                );
+                return None;
+            }
+            None => {
+                let names: Vec<String> =
+                    self.program.datasets.iter().map(|d| d.name.clone()).collect();
+                let mut d = Diagnostic::error(
+                    Code::BadLink,
+                    format!("link to unknown dataset `{}`", link.target.name),
+                )
+                .at(link.target.span, "no dataset of this name");
+                if let Some(s) =
+                    suggest::similar(&link.target.name, names.iter().map(String::as_str))
+                {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                self.error(d);
+                return None;
+            }
+        };
+        for (ds, col) in [(from, &link.column), (target, &link.target_column)] {
+            let def = &self.program.datasets[ds];
+            if let Some(schema) = &def.schema
+                && !schema.iter().any(|(n, _)| *n == col.name)
+            {
+                let mut d = Diagnostic::error(
+                    Code::BadLink,
+                    format!("link column `{}` is not in dataset `{}`", col.name, def.name),
+                )
+                .at(col.span, "no such column");
+                if let Some(s) = suggest::similar(&col.name, schema.iter().map(|(n, _)| n.as_str()))
+                {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                self.error(d);
+                return None;
+            }
+        }
+        Some(LinkDef {
+            column: link.column.name.clone(),
+            target,
+            target_column: link.target_column.name.clone(),
+            span: link.span,
+        })
+    }
+
+    /// Links must not form a cycle: each row reaches each dataset in at most one way.
+    fn link_cycles(&mut self) {
+        let n = self.program.datasets.len();
+        for start in 0..n {
+            let mut stack = vec![(start, vec![start])];
+            while let Some((at, path)) = stack.pop() {
+                for (li, link) in self.program.datasets[at].links.iter().enumerate() {
+                    if link.target == start {
+                        let names: Vec<&str> = path
+                            .iter()
+                            .chain([&start])
+                            .map(|&d| self.program.datasets[d].name.as_str())
+                            .collect();
+                        if path.iter().min() == Some(&start) {
+                            let span = link.span;
+                            let msg = format!("links form a cycle: {}", names.join(" → "));
+                            self.diags.push(Diagnostic::error(Code::BadLink, msg).at(span, "this link closes the cycle").help("links go from the many side to the one side; remove one direction"));
+                        }
+                        self.program.datasets[at].links.truncate(li);
+                        break;
+                    }
+                    if !path.contains(&link.target) && path.len() <= n {
+                        let mut p = path.clone();
+                        p.push(link.target);
+                        stack.push((link.target, p));
+                    }
+                }
+            }
+        }
+    }
+}
