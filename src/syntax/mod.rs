@@ -327,8 +327,7 @@ fn unfinished(file: FileId, text: &str, stmt: usize, at: usize) -> Option<Diagno
             | "is"
             | "over"
     );
-    let dangling = dangling
-        || (b > a + 1 && matches!(&text[b.saturating_sub(2)..b], "<=" | ">=" | "==" | "!="));
+    let dangling = dangling || ["<=", ">=", "==", "!="].iter().any(|op| token.ends_with(op));
     dangling.then(|| {
         Diagnostic::error(Code::Syntax, format!("expected something after `{token}`"))
             .at(Span::new(file, a, b), "nothing follows this")
