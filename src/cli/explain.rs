@@ -78,6 +78,17 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         Ok(r) => r,
         Err(o) => return Ok(o),
     };
+    // Both periods read the same files: say each warning once.
+    let mut said = Vec::new();
+    for w in [&after.warnings, &before.warnings] {
+        for d in &w.diagnostics {
+            let text = diag_render::human(d, &w.sources, err_color);
+            if !said.contains(&text) {
+                eprint(&text);
+                said.push(text);
+            }
+        }
+    }
     let e = explain::explain(&args.kpi, &before, &after);
     let mut out = Out::stdout();
     match args.format {
@@ -119,10 +130,7 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
     }
     let Some(view) = checked.program.view(query::VIEW) else { return Err(Outcome::Failure) };
     match eval::evaluate_files(&checked.program, &Request::view(view), &LoadOptions::default()) {
-        Ok(report) => {
-            eprint(&report.warnings.render(color));
-            Ok(report)
-        }
+        Ok(report) => Ok(report),
         Err(ds) => {
             show(&ds, &checked.program);
             Err(Outcome::Failure)

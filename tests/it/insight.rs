@@ -234,3 +234,27 @@ fn a_correlation_reads_in_words_with_its_sample() {
     assert_eq!(correlation_reading(Some(0.05), 5, "week"), "no correlation, n = 5 weeks");
     assert_eq!(correlation_reading(None, 1, "agent"), "n = 1 agent");
 }
+
+#[test]
+fn explain_change_says_each_data_warning_once() {
+    // The example's surveys hold three contacts not in calls.csv; both periods read them.
+    let args = [
+        "explain-change",
+        "examples/contact_center.kpi",
+        "--kpi",
+        "csat",
+        "--by",
+        "site",
+        "--from",
+        "2026-01-15",
+        "--to",
+        "2026-02-01",
+        "--vs",
+        "2026-01-01",
+        "2026-01-15",
+    ];
+    let o = kpiblend(&crate::support::root(), &args);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.matches("warning[KB0505]: 3 rows of `surveys`").count(), 1, "{err}");
+}
