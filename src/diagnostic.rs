@@ -244,6 +244,10 @@ codes! {
     BadOverride = "KB0508",
     /// durations that are negative: a time minus a later time (a warning)
     NegativeDuration = "KB0509",
+    /// a dataset evaluation reads has no rows, or none passes the filter (a warning)
+    NoRows = "KB0510",
+    /// a column an aggregate reads has no value in any row read (a warning)
+    EmptyColumn = "KB0511",
     // ---- tests -------------------------------------------------------------
     /// an `expect` that does not hold
     ExpectFailed = "KB0601",

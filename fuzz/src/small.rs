@@ -1226,7 +1226,7 @@ pub fn view_from_files(case: &Case, csv: &[u8], dir: &Path) -> (String, String) 
     let Some(view) = program.view("v") else { panic!("no view `v`\n{source}") };
     let request = Request { threads: case.threads, ..Request::view(view) };
     let run = |load: &LoadOptions| match eval::evaluate_files(program, &request, load) {
-        Ok(report) => outcome(&report),
+        Ok(report) => outcome(&report, &format!("{}/", dir.display())),
         Err(ds) => panic!(
             "evaluating from the file fails: {:?}\n{source}",
             ds.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
@@ -1237,11 +1237,12 @@ pub fn view_from_files(case: &Case, csv: &[u8], dir: &Path) -> (String, String) 
     (streamed, careful)
 }
 
-/// A report as JSON, then its warnings (which JSON leaves out): every path must give the
-/// same of both.
-fn outcome(report: &Report) -> String {
+/// A report as JSON, then its warnings (which JSON leaves out) with `dir` taken out of the
+/// data paths they name: every path must give the same of both.
+fn outcome(report: &Report, dir: &str) -> String {
     let json = serde_json::to_string(report).expect("a report serialises");
-    format!("{json}\nwarnings: {:?}", report.warnings.diagnostics)
+    let warnings = format!("{:?}", report.warnings.diagnostics);
+    format!("{json}\nwarnings: {}", warnings.replace(dir, ""))
 }
 
 /// The whole `eval_small` property: the reference agrees with [`Project`], and the file paths
@@ -1249,7 +1250,7 @@ fn outcome(report: &Report) -> String {
 pub fn eval_small(data: &[u8], dir: &Path) {
     let case = Case::from_bytes(data);
     let out = check_case(&case);
-    let memory = outcome(&out.view);
+    let memory = outcome(&out.view, "");
     let (streamed, careful) = view_from_files(&case, &case.csv(), dir);
     let context = || format!("\n{}\n{}", case.source(), String::from_utf8_lossy(&case.csv()));
     assert!(memory == careful, "memory {memory}\ncareful {careful}{}", context());

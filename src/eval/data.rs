@@ -248,27 +248,36 @@ pub fn referenced_columns(program: &Program, id: DatasetId) -> Vec<String> {
 
 /// Calls `f(dataset, column)` for every column an expression reads.
 pub fn walk_columns(e: &RowExpr, f: &mut dyn FnMut(DatasetId, &str)) {
+    walk_column_nodes(e, &mut |node| {
+        if let RowExpr::Column { dataset, column, .. } = node {
+            f(*dataset, column);
+        }
+    });
+}
+
+/// Calls `f` with every `RowExpr::Column` node of `e`.
+pub fn walk_column_nodes(e: &RowExpr, f: &mut dyn FnMut(&RowExpr)) {
     match e {
-        RowExpr::Column { dataset, column, .. } => f(*dataset, column),
+        RowExpr::Column { .. } => f(e),
         RowExpr::Const(_) => {}
-        RowExpr::Unary(_, x) | RowExpr::IsNull(x, _) => walk_columns(x, f),
+        RowExpr::Unary(_, x) | RowExpr::IsNull(x, _) => walk_column_nodes(x, f),
         RowExpr::Binary(_, a, b) => {
-            walk_columns(a, f);
-            walk_columns(b, f);
+            walk_column_nodes(a, f);
+            walk_column_nodes(b, f);
         }
         RowExpr::InList(x, list, _) => {
-            walk_columns(x, f);
-            list.iter().for_each(|i| walk_columns(i, f));
+            walk_column_nodes(x, f);
+            list.iter().for_each(|i| walk_column_nodes(i, f));
         }
         RowExpr::Case { operand, whens, otherwise } => {
-            operand.iter().for_each(|o| walk_columns(o, f));
+            operand.iter().for_each(|o| walk_column_nodes(o, f));
             for (w, t) in whens {
-                walk_columns(w, f);
-                walk_columns(t, f);
+                walk_column_nodes(w, f);
+                walk_column_nodes(t, f);
             }
-            otherwise.iter().for_each(|o| walk_columns(o, f));
+            otherwise.iter().for_each(|o| walk_column_nodes(o, f));
         }
-        RowExpr::Func(_, args) => args.iter().for_each(|a| walk_columns(a, f)),
+        RowExpr::Func(_, args) => args.iter().for_each(|a| walk_column_nodes(a, f)),
     }
 }
 

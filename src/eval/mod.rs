@@ -9,6 +9,7 @@
 pub mod agg;
 mod data;
 mod durations;
+mod emptiness;
 pub mod group;
 pub mod keys;
 mod kpi;
@@ -171,21 +172,23 @@ fn run(
     for &k in &kpis {
         kpi::agg_refs(&program.kpis[k].expr, &mut aggs);
     }
-    let planned = durations::plan(program, &kpis, &aggs);
-    let checks = match &planned {
-        Some((with_counts, checks)) => {
-            engine.program = with_counts;
-            checks.as_slice()
-        }
-        None => &[],
-    };
+    let (mut planned, checks) =
+        durations::plan(program, &kpis, &aggs).unwrap_or_else(|| (program.clone(), Vec::new()));
+    // So do the rows and the columns read, to say when they are empty (see `emptiness`).
+    let empties = emptiness::plan(&mut planned, &aggs);
+    engine.program = &planned;
     let mut sets = vec![(req.by.clone(), kpis.clone())];
     if !req.by.is_empty() {
         sets.push((Vec::new(), kpis));
     }
-    let hidden: Vec<AggId> = checks.iter().map(|c| c.hidden).collect();
+    let hidden: Vec<AggId> = checks
+        .iter()
+        .map(|c| c.hidden)
+        .chain(empties.iter().flat_map(emptiness::Check::hidden))
+        .collect();
     engine.compute(sets, &hidden)?;
-    let negative = durations::warnings(&engine, checks);
+    let mut negative = emptiness::warnings(&engine, &empties);
+    negative.extend(durations::warnings(&engine, &checks));
     let rows_table = req.by.clone();
     let total = if req.by.is_empty() {
         None

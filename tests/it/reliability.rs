@@ -1460,3 +1460,55 @@ fn the_docs_list_exactly_the_open_gaps() {
         assert!(!r.contains("gap"), "{id} was closed, but the docs say: {r}");
     }
 }
+
+/// C02: a header-only export evaluates (counts 0, the rest null) and says it has no rows;
+/// S03: a column with no value in any row says so. The same streamed, read carefully, and
+/// through the library.
+#[test]
+fn c02_s03_no_rows_and_empty_columns_are_warned_about() {
+    let dir = TempDir::new("c02-s03");
+    dir.write("h.csv", "id,wrap_s\n");
+    dir.write("e.csv", "id,wrap_s,talk_s\n1,,100\n2,,200\n");
+    dir.write(
+        "t.kpi",
+        "dataset h = csv(\"h.csv\")\ndataset e = csv(\"e.csv\")\n\
+         kpi h_n = count(h)\nkpi e_wrap = avg(e.wrap_s)\nkpi e_talk = avg(e.talk_s)\n",
+    );
+    for extra in [&[][..], &["--bad-rows", "skip"], &["--threads", "1"]] {
+        let args: Vec<&str> = ["eval", "t.kpi"].iter().chain(extra).copied().collect();
+        let o = support::kpiblend(dir.path(), &args);
+        let err = support::stderr(&o);
+        assert!(o.status.success(), "{extra:?}: warnings, not errors: {err}");
+        assert!(err.contains("warning[KB0510]: `h` has no data rows"), "{extra:?}: {err}");
+        assert!(err.contains(" --> h.csv\n"), "{extra:?}: {err}");
+        assert!(
+            err.contains("warning[KB0511]: column `wrap_s` of `e` has no value in its 2 rows"),
+            "{extra:?}: {err}"
+        );
+        assert!(err.contains(" --> e.csv (column `wrap_s`)"), "{extra:?}: {err}");
+        assert_eq!(err.matches("warning[").count(), 2, "`talk_s` has values: {err}");
+    }
+    // Under a filter that leaves one row, the column is still empty there; under one that
+    // leaves none, the dataset's KPIs are empty.
+    let o = support::kpiblend(
+        dir.path(),
+        &["eval", "t.kpi", "--kpi", "e_wrap", "--where", "e.talk_s > 150"],
+    );
+    assert!(
+        support::stderr(&o).contains("has no value in the 1 row that passes the filter"),
+        "{}",
+        support::stderr(&o)
+    );
+    let o = support::kpiblend(
+        dir.path(),
+        &["eval", "t.kpi", "--kpi", "e_talk", "--where", "e.talk_s > 900"],
+    );
+    assert!(
+        support::stderr(&o).contains("warning[KB0510]: no row of `e` passes the filter"),
+        "{}",
+        support::stderr(&o)
+    );
+    // Nothing is said about datasets and columns the KPIs asked for do not read.
+    let o = support::kpiblend(dir.path(), &["eval", "t.kpi", "--kpi", "e_talk"]);
+    assert_eq!(support::stderr(&o), "");
+}
