@@ -159,6 +159,8 @@ codes! {
     DuplicateClause = "KB0009",
     /// a KPI file that cannot be read
     CannotRead = "KB0010",
+    /// dims that, put in wherever they are used, exceed the limit of expression nodes
+    TooLarge = "KB0011",
     // ---- names --------------------------------------------------------------
     /// a column that the dataset's header or declarations do not have
     UnknownColumn = "KB0101",

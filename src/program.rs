@@ -103,6 +103,47 @@ pub enum RowExpr {
     Func(ScalarFunc, Vec<RowExpr>),
 }
 
+impl RowExpr {
+    /// Calls `f` with each direct sub-expression, in order.
+    pub fn for_each_child<'a>(&'a self, f: &mut dyn FnMut(&'a RowExpr)) {
+        match self {
+            RowExpr::Const(_) | RowExpr::Column { .. } => {}
+            RowExpr::Unary(_, x) | RowExpr::IsNull(x, _) => f(x),
+            RowExpr::Binary(_, a, b) => {
+                f(a);
+                f(b);
+            }
+            RowExpr::InList(x, list, _) => {
+                f(x);
+                list.iter().for_each(f);
+            }
+            RowExpr::Case { operand, whens, otherwise } => {
+                operand.iter().for_each(|o| f(o));
+                for (w, t) in whens {
+                    f(w);
+                    f(t);
+                }
+                otherwise.iter().for_each(|o| f(o));
+            }
+            RowExpr::Func(_, args) => args.iter().for_each(f),
+        }
+    }
+
+    /// Levels of nesting: 1 for a constant or a column.
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        self.for_each_child(&mut |c| deepest = deepest.max(c.depth()));
+        deepest + 1
+    }
+
+    /// The number of nodes.
+    pub fn size(&self) -> usize {
+        let mut n = 1;
+        self.for_each_child(&mut |c| n += c.size());
+        n
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScalarFunc {

@@ -52,7 +52,7 @@ impl Checker<'_> {
                 (AggFunc::CountRows, None, Ty::Any)
             }
             _ => {
-                let (x, t) = self.row(&args[0], &mut reads);
+                let (x, t) = self.row_top(&args[0], &mut reads);
                 let kind = match name {
                     "count" => AggFunc::Count,
                     "sum" => AggFunc::Sum,
@@ -71,7 +71,7 @@ impl Checker<'_> {
         let ty = self.aggregate_type(func_kind, name, &arg_ty, &args[0]);
         let mut filter_failed = false;
         let filter = filter.map(|f| {
-            let (x, t) = self.row(f, &mut reads);
+            let (x, t) = self.row_top(f, &mut reads);
             self.condition(&t, f, "`where`");
             filter_failed = t == Ty::Error;
             x

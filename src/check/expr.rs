@@ -6,12 +6,40 @@ use crate::ast::{self, BinaryOp, CmpOp, ExprKind, UnaryOp};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::program::*;
 use crate::suggest;
+use crate::syntax::MAX_DEPTH;
+
+/// The most expression nodes that dims may put into the definitions, all uses together.
+pub const MAX_INLINED: usize = 1_000_000;
 
 /// What a row expression read: the datasets of its columns.
 pub(super) type Reads = Vec<DatasetId>;
 
 impl Checker<'_> {
     // ---- row expressions -------------------------------------------------------
+
+    /// Lowers a whole per-row expression (a dim, a filter, an aggregate's argument) and
+    /// checks its depth once the dims it uses are put in: the evaluator recurses over it.
+    pub(super) fn row_top(&mut self, e: &ast::Expr, reads: &mut Reads) -> (RowExpr, Ty) {
+        let (x, t) = self.row(e, reads);
+        if t == Ty::Error {
+            return (x, t);
+        }
+        let depth = x.depth();
+        if depth > MAX_DEPTH {
+            self.error(
+                Diagnostic::error(
+                    Code::TooDeep,
+                    format!(
+                        "expression {depth} levels deep once its dims are put in; the limit is {MAX_DEPTH}"
+                    ),
+                )
+                .at(e.span, "too deep with its dims")
+                .help("build the value in fewer steps, or split it into several KPIs"),
+            );
+            return (RowExpr::Const(Value::Null), Ty::Error);
+        }
+        (x, t)
+    }
 
     /// Lowers a per-row expression (a dim, a filter, an aggregate's argument).
     pub(super) fn row(&mut self, e: &ast::Expr, reads: &mut Reads) -> (RowExpr, Ty) {
@@ -182,10 +210,33 @@ impl Checker<'_> {
                 let p = &self.program.params[sym.index];
                 (RowExpr::Const(p.value.clone()), p.ty.clone())
             }
-            Some(sym)
-                if sym.kind == SymKind::Dim
-                    && self.dim_lowered.get(sym.index).copied().unwrap_or(false) =>
-            {
+            Some(sym) if sym.kind == SymKind::Dim && sym.index < self.dim_sizes.len() => {
+                let size = self.dim_sizes[sym.index];
+                if self.program.dims[sym.index].ty == Ty::Error {
+                    // Reported where the dim is defined.
+                    return (RowExpr::Const(Value::Null), Ty::Error);
+                }
+                if self.inlined.saturating_add(size) > MAX_INLINED {
+                    if self.inlined == usize::MAX {
+                        // Said once: every later use is over the limit too.
+                        return (RowExpr::Const(Value::Null), Ty::Error);
+                    }
+                    self.inlined = usize::MAX;
+                    self.error(
+                        Diagnostic::error(
+                            Code::TooLarge,
+                            format!(
+                                "putting in dim `{}` ({size} nodes) takes the definitions past \
+                                 {MAX_INLINED} expression nodes",
+                                id.name
+                            ),
+                        )
+                        .at(id.span, "a dim is copied wherever it is used")
+                        .help("dims built from dims grow with every use; group by a column, or build the value in fewer steps"),
+                    );
+                    return (RowExpr::Const(Value::Null), Ty::Error);
+                }
+                self.inlined += size;
                 let d = &self.program.dims[sym.index];
                 let (expr, ty, home) = (d.expr.clone(), d.ty.clone(), d.home);
                 if !reads.contains(&home) {

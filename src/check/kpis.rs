@@ -42,7 +42,7 @@ impl Checker<'_> {
                 continue;
             }
             let mut reads = Reads::new();
-            let (expr, ty) = self.row(&d.expr, &mut reads);
+            let (expr, ty) = self.row_top(&d.expr, &mut reads);
             let home =
                 reads.iter().copied().find(|&c| reads.iter().all(|&r| self.program.reaches(c, r)));
             let home = match home {
@@ -81,6 +81,7 @@ impl Checker<'_> {
                     0
                 }
             };
+            self.dim_sizes.push(expr.size());
             self.program.dims.push(DimDef {
                 name: d.name.name.clone(),
                 span: d.name.span,
@@ -88,7 +89,6 @@ impl Checker<'_> {
                 home,
                 ty,
             });
-            self.dim_lowered.push(true);
         }
     }
 

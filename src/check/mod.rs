@@ -213,8 +213,10 @@ struct Checker<'o> {
     kpi_types: Vec<Ty>,
     /// Datasets each KPI's aggregates read (root datasets), transitively.
     kpi_roots: Vec<Vec<DatasetId>>,
-    /// Dims each dim's expression is lowered to.
-    dim_lowered: Vec<bool>,
+    /// The size (in nodes) of each dim lowered so far; a dim is put in wherever it is used.
+    dim_sizes: Vec<usize>,
+    /// Nodes put in from dims so far, against [`MAX_INLINED`].
+    inlined: usize,
     /// Aggregates by their printed form, to share them between KPIs.
     aggregate_ids: HashMap<String, AggId>,
     /// A column outside an aggregate was reported for the current KPI (once is enough).
@@ -233,7 +235,8 @@ impl<'o> Checker<'o> {
             poisoned: std::collections::HashSet::new(),
             kpi_types: Vec::new(),
             kpi_roots: Vec::new(),
-            dim_lowered: Vec::new(),
+            dim_sizes: Vec::new(),
+            inlined: 0,
             aggregate_ids: HashMap::new(),
             column_outside_reported: false,
         }

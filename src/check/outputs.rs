@@ -220,7 +220,7 @@ impl Checker<'_> {
         let by = self.dim_refs(&v.by);
         let mut filter_reads = Reads::new();
         let filter = v.filter.as_ref().map(|f| {
-            let (x, t) = self.row(f, &mut filter_reads);
+            let (x, t) = self.row_top(f, &mut filter_reads);
             self.condition(&t, f, "a view's `where`");
             x
         });

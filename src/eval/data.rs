@@ -259,25 +259,7 @@ pub fn walk_columns(e: &RowExpr, f: &mut dyn FnMut(DatasetId, &str)) {
 pub fn walk_column_nodes(e: &RowExpr, f: &mut dyn FnMut(&RowExpr)) {
     match e {
         RowExpr::Column { .. } => f(e),
-        RowExpr::Const(_) => {}
-        RowExpr::Unary(_, x) | RowExpr::IsNull(x, _) => walk_column_nodes(x, f),
-        RowExpr::Binary(_, a, b) => {
-            walk_column_nodes(a, f);
-            walk_column_nodes(b, f);
-        }
-        RowExpr::InList(x, list, _) => {
-            walk_column_nodes(x, f);
-            list.iter().for_each(|i| walk_column_nodes(i, f));
-        }
-        RowExpr::Case { operand, whens, otherwise } => {
-            operand.iter().for_each(|o| walk_column_nodes(o, f));
-            for (w, t) in whens {
-                walk_column_nodes(w, f);
-                walk_column_nodes(t, f);
-            }
-            otherwise.iter().for_each(|o| walk_column_nodes(o, f));
-        }
-        RowExpr::Func(_, args) => args.iter().for_each(|a| walk_column_nodes(a, f)),
+        _ => e.for_each_child(&mut |c| walk_column_nodes(c, f)),
     }
 }
 

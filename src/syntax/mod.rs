@@ -19,6 +19,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
 pub use incomplete::is_incomplete;
+pub use lower::MAX_DEPTH;
 pub use prescan::MAX_NESTING;
 
 #[derive(pest_derive::Parser)]

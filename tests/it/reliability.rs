@@ -499,6 +499,51 @@ fn d07_pathological_inputs_check_quickly() {
     }
 }
 
+/// Dims are put in wherever they are used, so dims built from dims can grow without bound:
+/// 24 doublings (`dim d1 = d0 + d0` ...) were 16 million nodes and 4 GB, an 8,000-dim chain
+/// 32 million. A limit on the nodes put in (KB0011) stops both at the first use past it,
+/// with one error; and the depth limit applies to expressions with their dims put in.
+#[test]
+fn dims_built_from_dims_are_bounded_by_named_limits() {
+    let head = "dataset t = csv(\"t.csv\") { x: number }\ndim d0 = t.x\n";
+    let doubling: String =
+        (1..24).map(|i| format!("dim d{i} = d{} + d{}\n", i - 1, i - 1)).collect();
+    let c = check_text(&format!("{head}{doubling}kpi k = sum(d23)\n"));
+    assert_eq!(codes(&c), ["KB0011"], "{:?}", c.diagnostics);
+    // d17 has 2^18 - 1 nodes; d1..d17 put in 524,254 nodes, d18's first use of d17 makes
+    // that 786,397 and its second use is the first past 1,000,000.
+    assert_eq!(
+        c.diagnostics[0].message,
+        "putting in dim `d17` (262143 nodes) takes the definitions past 1000000 expression nodes"
+    );
+    assert_eq!(place(&c, 0), (20, 17));
+
+    let chain: String = (1..8000).map(|i| format!("dim d{i} = d{} + 1\n", i - 1)).collect();
+    let c = check_text(&format!("{head}{chain}kpi k = sum(d7999)\n"));
+    assert_eq!(codes(&c), ["KB0011"], "{:?}", c.diagnostics);
+    assert!(c.diagnostics[0].message.starts_with("putting in dim `d1000` (2001 nodes)"));
+
+    // 600 chained additions each: fine alone, 1,200 levels deep once `a` is put in `b`.
+    let adds = " + 1".repeat(600);
+    let c = check_text(&format!("{head}dim a = t.x{adds}\ndim b = a{adds}\nkpi k = sum(a)\n"));
+    assert_eq!(codes(&c), ["KB0003"], "{:?}", c.diagnostics);
+    assert_eq!(
+        c.diagnostics[0].message,
+        "expression 1201 levels deep once its dims are put in; the limit is 1024"
+    );
+    assert_eq!(place(&c, 0), (4, 9));
+}
+
+/// The line and column of the `i`th diagnostic's primary span.
+fn place(c: &check::Checked, i: usize) -> (usize, usize) {
+    let span = c.diagnostics[i].primary_span().expect("a span");
+    let file = c.program.sources.get(span.file).expect("a known file");
+    let before = &file.text[..span.start as usize];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
+}
+
 /// D16: a 64 KiB identifier is accepted (or refused by a named limit) in linear time.
 #[test]
 fn d16_a_64_kib_identifier_checks_quickly() {
