@@ -250,6 +250,8 @@ codes! {
     NoRows = "KB0510",
     /// a column an aggregate reads has no value in any row read (a warning)
     EmptyColumn = "KB0511",
+    /// a number beyond the range of numbers (about ±1.8e308) from arithmetic or an aggregate
+    Overflow = "KB0512",
     // ---- tests -------------------------------------------------------------
     /// an `expect` that does not hold
     ExpectFailed = "KB0601",

@@ -199,6 +199,22 @@ pub enum AggFunc {
 }
 
 impl AggFunc {
+    /// The function's name in the language.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::CountRows | AggFunc::Count => "count",
+            AggFunc::Sum => "sum",
+            AggFunc::Avg => "avg",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::Percentile(0.5) => "median",
+            AggFunc::Percentile(_) => "percentile",
+            AggFunc::Stddev => "stddev",
+            AggFunc::CountDistinct => "count_distinct",
+            AggFunc::Rate => "rate",
+        }
+    }
+
     pub const NAMES: &[(&'static str, &'static str)] = &[
         ("count", "count(dataset [where c]) or count(x): rows, or non-null values"),
         ("sum", "sum(x [where c])"),

@@ -70,6 +70,17 @@ fn min_n(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 impl Engine<'_> {
+    /// An arithmetic result, with an overflow noted (for `compute` to report) and made null.
+    fn checked(&self, v: Value) -> Value {
+        match v {
+            Value::Num(r) if r.is_infinite() => {
+                self.overflowed.store(true, std::sync::atomic::Ordering::Relaxed);
+                Value::Null
+            }
+            v => v,
+        }
+    }
+
     /// A KPI's value and sample size in every group of a table.
     pub(super) fn kpi_values(&self, table: &[DimId], k: KpiId) -> Vec<(Value, Option<u64>)> {
         let t = &self.tables[table];
@@ -103,7 +114,7 @@ impl Engine<'_> {
             KpiExpr::Binary(op, a, b) => {
                 let (x, nx) = self.kpi_expr(dims, t, a, g);
                 let (y, ny) = self.kpi_expr(dims, t, b, g);
-                (binary(*op, &x, &y), min_n(nx, ny))
+                (self.checked(binary(*op, &x, &y)), min_n(nx, ny))
             }
             KpiExpr::IsNull(x, negated) => {
                 let (v, n) = self.kpi_expr(dims, t, x, g);
@@ -206,7 +217,7 @@ impl Engine<'_> {
         if previous {
             return (bv.clone(), *bn);
         }
-        (binary(BinaryOp::Sub, lv, bv), n)
+        (self.checked(binary(BinaryOp::Sub, lv, bv)), n)
     }
 
     /// The finer table (dims + `over`) and its rows inside group `g` of `t`.
@@ -435,6 +446,7 @@ pub fn binary(op: BinaryOp, x: &Value, y: &Value) -> Value {
         }
         _ => match (x.as_f64(), y.as_f64()) {
             (Some(a), Some(b)) => {
+                // An overflow stays infinite, for the caller to report.
                 let r = arith(op, a, b);
                 if r.is_nan() { Value::Null } else { Value::Num(r) }
             }

@@ -164,6 +164,7 @@ fn run(
             .collect(),
         warnings: std::sync::Mutex::new(Vec::new()),
         scanned: Vec::new(),
+        overflowed: std::sync::atomic::AtomicBool::new(false),
         tables: HashMap::new(),
     };
     let kpis = engine.needed_kpis(&req.items);
@@ -256,6 +257,29 @@ fn warnings(engine: &Engine<'_>, data: &Data, negative: Vec<Diagnostic>) -> Vec<
     loaded.into_iter().chain(keys).chain(other).chain(negative).collect()
 }
 
+/// An error evaluating rows of dataset `root`, placed at the KPI whose aggregate failed.
+pub(super) fn row_error(program: &Program, root: DatasetId, e: scan::BlockError) -> Diagnostic {
+    let code = if e.message.ends_with(vector::OVERFLOW) { Code::Overflow } else { Code::BadValue };
+    let name = &program.datasets[root].name;
+    let d = Diagnostic::error(code, format!("while reading `{name}`: {}", e.message));
+    match e.agg.and_then(|a| first_kpi_using(program, a)) {
+        Some(k) => {
+            let def = &program.kpis[k];
+            d.at(def.expr_span, format!("in kpi `{}`", def.name))
+        }
+        None => d,
+    }
+}
+
+/// The first KPI whose expression uses aggregate `agg`.
+fn first_kpi_using(program: &Program, agg: AggId) -> Option<KpiId> {
+    (0..program.kpis.len()).find(|&k| {
+        let mut refs = Vec::new();
+        kpi::agg_refs(&program.kpis[k].expr, &mut refs);
+        refs.contains(&agg)
+    })
+}
+
 fn item_meta(program: &Program, item: ItemRef) -> ItemMeta {
     match item {
         ItemRef::Kpi(k) => {
@@ -330,6 +354,8 @@ pub(crate) struct Engine<'a> {
     warnings: std::sync::Mutex<Vec<Diagnostic>>,
     /// The datasets scanned (the roots of the aggregates computed).
     scanned: Vec<DatasetId>,
+    /// Set when KPI arithmetic overflowed (see `kpi::Engine::checked`).
+    overflowed: std::sync::atomic::AtomicBool,
     tables: HashMap<Vec<DimId>, GroupTable>,
 }
 
@@ -471,6 +497,12 @@ impl Engine<'_> {
         }
         for (g, per_root) in groupings.iter().zip(found) {
             let table = self.group_table(&g.dims, per_root)?;
+            // A sum (or an average, a standard deviation) beyond the range of numbers.
+            for (&a, (values, _)) in &table.aggs {
+                if values.iter().flatten().any(|v| !v.is_finite()) {
+                    return Err(Stop::Error(self.overflow(Some(a), None)));
+                }
+            }
             self.tables.insert(g.dims.clone(), table);
         }
         // Finer tables first: a correlation reads its inputs from the finer table.
@@ -480,6 +512,9 @@ impl Engine<'_> {
             let (dims, kpis) = &sets[i];
             for &k in kpis {
                 let values = self.kpi_values(dims, k);
+                if self.overflowed.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    return Err(Stop::Error(self.overflow(None, Some(k))));
+                }
                 if let Some(t) = self.tables.get_mut(dims) {
                     t.kpis.insert(k, values);
                 }
@@ -524,6 +559,24 @@ impl Engine<'_> {
         Ok(GroupTable { dims: dims.to_vec(), keys, aggs: out, kpis: HashMap::new() })
     }
 
+    /// The error for a number beyond the range of numbers: from aggregate `agg`, or from
+    /// the arithmetic of KPI `kpi`; placed at (the first needed) KPI that uses it.
+    fn overflow(&self, agg: Option<AggId>, kpi: Option<KpiId>) -> Diagnostic {
+        let program = self.program;
+        let kpi = kpi.or_else(|| agg.and_then(|a| first_kpi_using(program, a)));
+        let what = match agg.map(|a| &program.aggregates[a]) {
+            Some(def) => format!("`{}`", def.func.name()),
+            None => "the arithmetic".to_string(),
+        };
+        let mut d = Diagnostic::error(Code::Overflow, format!("{what} {}", vector::OVERFLOW))
+            .help("check the data for values far out of range; no value is made null or infinite");
+        if let Some(k) = kpi {
+            let def = &program.kpis[k];
+            d = d.at(def.expr_span, format!("in kpi `{}`", def.name));
+        }
+        d
+    }
+
     /// One pass over a dataset's rows in blocks, feeding every grouping.
     fn scan_root(
         &self,
@@ -531,10 +584,7 @@ impl Engine<'_> {
         groupings: &[scan::Grouping],
     ) -> Result<Vec<scan::Groups>, Diagnostic> {
         let rows = self.data.rows(root);
-        let name = &self.program.datasets[root].name;
-        let fail = |msg: String| {
-            Diagnostic::error(Code::BadValue, format!("while reading `{name}`: {msg}"))
-        };
+        let fail = |e: scan::BlockError| row_error(self.program, root, e);
         let column = |d: DatasetId, c: &str| self.data.column(d, c);
         let dicts = |d: DatasetId, c: &str| self.data.dict(d, c);
         let work = |start: usize| -> Result<scan::Partial, Diagnostic> {

@@ -27,13 +27,27 @@ pub struct Partial {
     sets: Vec<Groups>,
 }
 
+/// An error evaluating a block: the message, and the aggregate whose argument or filter
+/// failed (none for a dim or the request's filter).
+#[derive(Debug)]
+pub struct BlockError {
+    pub message: String,
+    pub agg: Option<AggId>,
+}
+
+impl From<String> for BlockError {
+    fn from(message: String) -> Self {
+        BlockError { message, agg: None }
+    }
+}
+
 /// Groups a block's rows and feeds its aggregates.
 pub fn feed_block(
     program: &Program,
     frame: &Frame<'_>,
     filter: Option<&RowExpr>,
     groupings: &[Grouping],
-) -> Result<Partial, String> {
+) -> Result<Partial, BlockError> {
     let keep = filter.map(|f| frame.bools(f)).transpose()?;
     let mut sets = Vec::with_capacity(groupings.len());
     let mut groups = Vec::new();
@@ -50,8 +64,10 @@ pub fn feed_block(
         let mut accs = Vec::with_capacity(g.aggs.len());
         for &a in &g.aggs {
             let def = &program.aggregates[a];
+            let in_agg = |message: String| BlockError { message, agg: Some(a) };
             if let std::collections::hash_map::Entry::Vacant(slot) = masks.entry(a) {
-                let own = def.filter.as_ref().map(|f| frame.bools(f)).transpose()?;
+                let own =
+                    def.filter.as_ref().map(|f| frame.bools(f)).transpose().map_err(in_agg)?;
                 let mask = match (&keep, own) {
                     (None, m) => m,
                     (Some(k), None) => Some(k.clone()),
@@ -60,11 +76,14 @@ pub fn feed_block(
                     ),
                 };
                 slot.insert(mask);
-                args.insert(a, def.arg.as_ref().map(|x| frame.eval(x)).transpose()?);
+                args.insert(
+                    a,
+                    def.arg.as_ref().map(|x| frame.eval(x)).transpose().map_err(in_agg)?,
+                );
             }
             let mut acc = Acc::new(def.func);
             acc.grow(grouper.len());
-            acc.feed(&groups, masks[&a].as_deref(), args[&a].as_ref())?;
+            acc.feed(&groups, masks[&a].as_deref(), args[&a].as_ref()).map_err(in_agg)?;
             accs.push(acc);
         }
         sets.push((grouper.into_keys(), accs));

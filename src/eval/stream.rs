@@ -211,12 +211,7 @@ fn scan_dataset(
             };
             let frame =
                 Frame { rows: 0..rows, maps: &maps, root: d, column: &column, dicts: &dict };
-            let fail = |msg: String| {
-                Stop::Error(Diagnostic::error(
-                    Code::BadValue,
-                    format!("while reading `{}`: {msg}", ds.name),
-                ))
-            };
+            let fail = |e: super::scan::BlockError| Stop::Error(super::row_error(program, d, e));
             Some(scan::feed_block(program, &frame, engine.filter, groupings).map_err(fail)?)
         };
         let mut columns = table.columns;

@@ -169,7 +169,11 @@ impl Frame<'_> {
                 let (Vector::Num(x), Vector::Num(y)) = (self.eval(a)?, self.eval(b)?) else {
                     return Err(format!("`{}` needs numbers", op.as_str()));
                 };
-                Ok(Vector::Num(x.iter().zip(&y).map(|(&p, &q)| arith(op, p, q)).collect()))
+                let out: Vec<f64> = x.iter().zip(&y).map(|(&p, &q)| arith(op, p, q)).collect();
+                if out.iter().any(|r| r.is_infinite()) {
+                    return Err(format!("`{}` {OVERFLOW}", op.as_str()));
+                }
+                Ok(Vector::Num(out))
             }
         }
     }
@@ -331,16 +335,20 @@ pub fn logic(op: BinaryOp, p: u8, q: u8) -> u8 {
 }
 
 /// Arithmetic with SQL nulls; division by zero is null, never infinity.
+/// `a op b`: NaN (null) for a division by zero; infinite when the result overflows, which
+/// callers turn into an error ([`OVERFLOW`]).
 pub fn arith(op: BinaryOp, a: f64, b: f64) -> f64 {
-    let r = match op {
+    match op {
         BinaryOp::Add => a + b,
         BinaryOp::Sub => a - b,
         BinaryOp::Mul => a * b,
         _ if b == 0.0 => f64::NAN,
         _ => a / b,
-    };
-    if r.is_infinite() { f64::NAN } else { r }
+    }
 }
+
+/// The end of the message of an evaluation error for a number beyond `f64`'s range.
+pub const OVERFLOW: &str = "overflows the range of numbers (beyond ±1.8e308)";
 
 pub fn cmp_holds(op: CmpOp, ord: std::cmp::Ordering) -> bool {
     use std::cmp::Ordering::*;
