@@ -93,7 +93,9 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         warnings += checked.warnings;
     }
     match args.format {
-        Format::Json => out.line(&serde_json::to_string_pretty(&json_items).unwrap_or_default())?,
+        Format::Json => out.line(&kpiblend::render::escape::json(
+            serde_json::to_string_pretty(&json_items).unwrap_or_default(),
+        ))?,
         Format::Human => {
             let files = args.files.len();
             let summary = if errors + warnings == 0 {

@@ -12,7 +12,7 @@ use kpiblend::eval::{self, Report, Request};
 use kpiblend::explain::{self, Explanation};
 use kpiblend::program::Program;
 use kpiblend::query::{self, Query};
-use kpiblend::render::{diagnostics as diag_render, format, table};
+use kpiblend::render::{diagnostics as diag_render, escape, format, table};
 
 use super::output::{Closed, eprint};
 use super::stdin::KpiFile;
@@ -92,7 +92,9 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let e = explain::explain(&args.kpi, &before, &after);
     let mut out = Out::stdout();
     match args.format {
-        Format::Json => out.line(&serde_json::to_string_pretty(&e).unwrap_or_default())?,
+        Format::Json => {
+            out.line(&escape::json(serde_json::to_string_pretty(&e).unwrap_or_default()))?
+        }
         Format::Table => out.write(&human(&e, &after, args))?,
     }
     out.flush()?;

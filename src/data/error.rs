@@ -69,7 +69,7 @@ impl fmt::Display for LoadError {
             && self.message.contains(self.path.as_str());
         // Paths, column names and messages can hold any text from the file or the user:
         // control characters are escaped so they cannot drive a terminal.
-        let clean = |s: &str| crate::render::diagnostics::sanitize(s);
+        let clean = |s: &str| crate::render::escape::sanitize(s);
         if !whole_file {
             f.write_str(&clean(&self.path))?;
             if let Some(line) = self.line {
@@ -130,11 +130,9 @@ pub(crate) fn escape_text(s: &str) -> String {
 }
 
 fn push_escaped(out: &mut String, c: char) {
-    let bidi =
-        matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if c == '\\' {
         out.push_str("\\\\");
-    } else if c.is_control() || bidi {
+    } else if crate::render::escape::is_unsafe(c) {
         let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
     } else {
         out.push(c);

@@ -91,7 +91,7 @@ impl KeyIndex {
                     {
                         return dup(format!(
                             "`{}`",
-                            crate::render::diagnostics::sanitize(&dict[c as usize])
+                            crate::render::escape::sanitize(&dict[c as usize])
                         ));
                     }
                 }

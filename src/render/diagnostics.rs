@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
+use super::escape::sanitize;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::{LineCol, SourceMap};
 
@@ -251,21 +252,9 @@ fn snippet(
 fn display_char(c: char) -> char {
     match c {
         '\t' => ' ',
-        c if c.is_control() => '\u{FFFD}',
+        c if super::escape::is_unsafe(c) => '\u{FFFD}',
         c => c,
     }
-}
-
-/// Escapes control characters (`\u{1b}`) so messages cannot drive the terminal.
-pub fn sanitize(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' { c.escape_unicode().to_string() } else { c.to_string() }
-        })
-        .collect()
 }
 
 /// The JSON form: one object per diagnostic.
@@ -309,7 +298,7 @@ pub fn json_value<'a>(d: &'a Diagnostic, sources: &SourceMap) -> JsonDiagnostic<
 
 pub fn json(ds: &[Diagnostic], sources: &SourceMap) -> String {
     let values: Vec<_> = ds.iter().map(|d| json_value(d, sources)).collect();
-    serde_json::to_string_pretty(&values).unwrap_or_else(|_| "[]".into())
+    super::escape::json(serde_json::to_string_pretty(&values).unwrap_or_else(|_| "[]".into()))
 }
 
 /// A GitHub Actions workflow command (`::error file=…,line=…::message`).

@@ -17,7 +17,9 @@ pub fn value(v: Option<f64>, unit: &Unit) -> String {
         Unit::Points if v.round() == 0.0 => "0".into(),
         Unit::Points => format!("{:+}", v.round() as i64),
         Unit::Count => grouped(v),
-        Unit::Custom(name) => format!("{} {name}", grouped_decimals(v, 2)),
+        Unit::Custom(name) => {
+            format!("{} {}", grouped_decimals(v, 2), super::escape::sanitize_line(name))
+        }
         Unit::Plain => plain(v),
     }
 }

@@ -1,9 +1,14 @@
 //! Reports as text tables (scorecards and grouped tables), JSON and tidy CSV.
+//!
+//! Every table cell is escaped ([`sanitize_line`]): labels, group keys and names come from
+//! KPI files and CSV data. JSON escapes what `serde_json` leaves raw; CSV keeps values as
+//! they are, quoted where needed.
 
 use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
+use super::escape::sanitize_line;
 use super::format;
 use crate::calendar;
 use crate::eval::group::Key;
@@ -20,8 +25,10 @@ impl Grid {
         Grid { rows: Vec::new(), right }
     }
 
+    /// Adds a row, escaping each cell so no text can drive the terminal or break the line.
     fn push(&mut self, row: Vec<(String, Style)>) {
-        self.rows.push(row);
+        self.rows
+            .push(row.into_iter().map(|(text, style)| (sanitize_line(&text), style)).collect());
     }
 
     fn render(&self, indent: &str) -> String {
@@ -85,8 +92,13 @@ fn plain(s: impl Into<String>) -> (String, Style) {
     (s.into(), Style::new())
 }
 
-/// A group key part as text.
+/// A group key part as shown to people (escaped).
 pub fn key_text(k: &Key, kind: KeyKind) -> String {
+    sanitize_line(&key_value(k, kind))
+}
+
+/// A group key part as text, unescaped (for CSV and JSON, which quote it themselves).
+fn key_value(k: &Key, kind: KeyKind) -> String {
     match (k, kind) {
         (Key::Null, _) => "(null)".into(),
         #[allow(clippy::cast_possible_truncation)]
@@ -94,7 +106,7 @@ pub fn key_text(k: &Key, kind: KeyKind) -> String {
         (Key::Num(t), KeyKind::Time) => calendar::format_time(*t),
         (Key::Num(x), _) => format::plain(*x),
         (Key::Bool(b), _) => b.to_string(),
-        (Key::Text(s), _) => super::diagnostics::sanitize(s),
+        (Key::Text(s), _) => s.to_string(),
     }
 }
 
@@ -282,8 +294,7 @@ fn notes(report: &Report) -> String {
     if !report.notes.is_empty() {
         out.push('\n');
         for n in &report.notes {
-            let _ =
-                writeln!(out, "note {}: {}", n.date_text, super::diagnostics::sanitize(&n.text));
+            let _ = writeln!(out, "note {}: {}", n.date_text, sanitize_line(&n.text));
         }
     }
     out
@@ -298,12 +309,12 @@ pub fn json(report: &Report) -> String {
         if let Some(key) = row.get_mut("key").and_then(|k| k.as_array_mut()) {
             for (k, kind) in key.iter_mut().zip(&kinds) {
                 if let (Some(x), KeyKind::Date | KeyKind::Time) = (k.as_f64(), kind) {
-                    *k = serde_json::Value::String(key_text(&Key::Num(x), *kind));
+                    *k = serde_json::Value::String(key_value(&Key::Num(x), *kind));
                 }
             }
         }
     }
-    serde_json::to_string_pretty(&value).unwrap_or_default()
+    super::escape::json(serde_json::to_string_pretty(&value).unwrap_or_default())
 }
 
 /// Tidy long form: one line per group and item.
@@ -321,7 +332,7 @@ pub fn csv(report: &Report) -> String {
             .key
             .iter()
             .zip(&report.by)
-            .map(|(k, d)| if *k == Key::Null { String::new() } else { key_text(k, d.kind) })
+            .map(|(k, d)| if *k == Key::Null { String::new() } else { key_value(k, d.kind) })
             .collect();
         for (meta, cell) in report.items.iter().zip(&row.cells) {
             let (value, status) = match cell {

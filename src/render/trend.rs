@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
+use super::escape::sanitize_line;
 use super::format;
 use crate::calendar;
 use crate::eval::group::Key;
@@ -154,7 +155,8 @@ pub fn human(t: &Trend, color: bool) -> String {
         return "no periods: no rows have a time\n".into();
     };
     let _ = writeln!(out, "{} {}s, {first} to {last}\n", t.periods.len(), t.grain);
-    let name_w = t.items.iter().map(|i| i.name.chars().count()).max().unwrap_or(0).max(4);
+    let names: Vec<String> = t.items.iter().map(|i| sanitize_line(&i.name)).collect();
+    let name_w = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(4);
     let value_w = t
         .items
         .iter()
@@ -164,7 +166,7 @@ pub fn human(t: &Trend, color: bool) -> String {
         .max(4);
     let spark_w = t.periods.len().max(5);
     let _ = writeln!(out, "{:name_w$}  {:spark_w$}  {:>value_w$}  change", "kpi", "trend", "last");
-    for item in &t.items {
+    for (item, name) in t.items.iter().zip(&names) {
         let value = if item.kind == ItemKind::Blend {
             item.last.map_or("–".into(), |s| format!("{s:.1}"))
         } else {
@@ -195,7 +197,7 @@ pub fn human(t: &Trend, color: bool) -> String {
             _ => String::new(),
         };
         let spark = sparkline(&item.series);
-        let line = format!("{:name_w$}  {spark:spark_w$}  {value:>value_w$}  {change}", item.name);
+        let line = format!("{name:name_w$}  {spark:spark_w$}  {value:>value_w$}  {change}");
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -212,7 +214,7 @@ pub fn human(t: &Trend, color: bool) -> String {
                 n.date,
                 t.grain,
                 n.period,
-                super::diagnostics::sanitize(&n.text)
+                sanitize_line(&n.text)
             );
         }
     }
@@ -220,7 +222,7 @@ pub fn human(t: &Trend, color: bool) -> String {
 }
 
 pub fn json(t: &Trend) -> String {
-    serde_json::to_string_pretty(t).unwrap_or_default()
+    super::escape::json(serde_json::to_string_pretty(t).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::{Format, Reply, Session, Stmt};
 use crate::data::ColumnData;
 use crate::program::{Direction, ItemRef, KpiExpr, Program};
+use crate::render::escape::{sanitize, sanitize_line};
 use crate::render::format;
 use crate::suggest;
 
@@ -158,7 +159,10 @@ impl Session {
                     self.checked = Some(checked);
                 }
                 Reply {
-                    out: format!("{name}: {rows} rows from {}\n", path.display()),
+                    out: format!(
+                        "{name}: {rows} rows from {}\n",
+                        sanitize_line(&path.display().to_string())
+                    ),
                     err: diags,
                     ok,
                     quit: false,
@@ -177,7 +181,8 @@ impl Session {
         let mut out = String::new();
         for d in &p.datasets {
             let rows = self.tables.get(&d.name).map_or(0, |t| t.rows);
-            let _ = writeln!(out, "{}  {} rows  {}", d.name, rows, d.path.display());
+            let path = sanitize_line(&d.path.display().to_string());
+            let _ = writeln!(out, "{}  {} rows  {path}", d.name, rows);
         }
         Reply::ok(out)
     }
@@ -191,15 +196,20 @@ impl Session {
             }
             return Reply::fail(msg + "\n");
         };
-        let width = t.columns.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        let names: Vec<String> = t.columns.iter().map(|c| sanitize_line(&c.name)).collect();
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         let mut out = format!("{name}: {} rows\n", t.rows);
-        for c in &t.columns {
+        for (c, shown) in t.columns.iter().zip(&names) {
             let nulls = match &c.data {
                 ColumnData::Num(v) => v.iter().filter(|x| x.is_nan()).count(),
                 ColumnData::Bool(v) => v.iter().filter(|&&b| b == 2).count(),
                 ColumnData::Text { codes, .. } => codes.iter().filter(|&&c| c == u32::MAX).count(),
             };
-            let _ = writeln!(out, "  {:width$}  {:8}  {nulls} null", c.name, c.ty.to_string());
+            let _ = writeln!(
+                out,
+                "  {shown:width$}  {:8}  {nulls} null",
+                sanitize_line(&c.ty.to_string())
+            );
         }
         Reply::ok(out)
     }
@@ -223,7 +233,7 @@ impl Session {
 
     fn show(&self, name: &str) -> Reply {
         match self.stmts.iter().find(|s| s.name.as_deref() == Some(name)) {
-            Some(s) => Reply::ok(format!("{}\n", s.text.trim())),
+            Some(s) => Reply::ok(shown_source(&s.text)),
             None => self.unknown(name),
         }
     }
@@ -243,7 +253,7 @@ impl Session {
             Some(ItemRef::Kpi(k)) => Reply::ok(explain_kpi(p, k)),
             Some(ItemRef::Blend(b)) => Reply::ok(explain_blend(p, b)),
             None => match self.stmts.iter().find(|s| s.name.as_deref() == Some(name)) {
-                Some(s) => Reply::ok(format!("{}\n", s.text.trim())),
+                Some(s) => Reply::ok(shown_source(&s.text)),
                 None => self.unknown(name),
             },
         }
@@ -300,6 +310,13 @@ impl Session {
     }
 }
 
+/// A statement as typed, its line breaks kept and everything else a string literal can
+/// hold (controls, bidirectional controls) escaped.
+fn shown_source(text: &str) -> String {
+    let text = text.trim().replace("\r\n", "\n").replace('\r', "\n").replace('\t', "    ");
+    format!("{}\n", sanitize(&text))
+}
+
 fn help() -> String {
     let mut out = String::from(
         "Type a definition (kpi, blend, dim, ...) to define or redefine it, or a query:\n  aht, csat by site where calls.channel == \"voice\"\n  avg(calls.wait_s where calls.queue == \"billing\")\n\nCommands:\n",
@@ -315,12 +332,12 @@ fn explain_kpi(p: &Program, k: usize) -> String {
     let def = &p.kpis[k];
     let mut out = format!("kpi {}", def.name);
     if let Some(l) = &def.label {
-        let _ = write!(out, " — {l}");
+        let _ = write!(out, " — {}", sanitize_line(l));
     }
     out.push('\n');
     let expr = p.sources.snippet(def.expr_span).split_whitespace().collect::<Vec<_>>().join(" ");
-    let _ = writeln!(out, "  computes: {expr}");
-    let _ = writeln!(out, "  unit:     {}", def.unit.name());
+    let _ = writeln!(out, "  computes: {}", sanitize_line(&expr));
+    let _ = writeln!(out, "  unit:     {}", sanitize_line(&def.unit.name()));
     match (def.target, def.direction()) {
         (Some(t), dir) => {
             let _ = write!(out, "  target:   {}", format::bound(Some(t), &def.unit));
@@ -405,7 +422,8 @@ fn explain_blend(p: &Program, b: usize) -> String {
         Some(g) => {
             let _ = writeln!(
                 out,
-                "  guard:  {g} — when it fails the verdict is breach and the score 0"
+                "  guard:  {} — when it fails the verdict is breach and the score 0",
+                sanitize_line(g)
             );
         }
         None => out.push_str("  guard:  none\n"),

@@ -50,7 +50,7 @@ pub(super) fn blank(program: &Program, e: &ast::Expect) -> ExpectResult {
     let text = sources.snippet(e.span).split_whitespace().collect::<Vec<_>>().join(" ");
     let item = program.item(&e.subject.name);
     ExpectResult {
-        text: crate::render::diagnostics::sanitize(&text),
+        text: crate::render::escape::sanitize(&text),
         span: e.span,
         line,
         column,

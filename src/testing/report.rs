@@ -7,7 +7,8 @@ use serde_json::{Value as Json, json};
 
 use super::{Counts, Error, ExpectResult, FileResults, Outcome, TestResult, TestValue};
 use crate::program::CmpOp;
-use crate::render::diagnostics::{self as diag, sanitize};
+use crate::render::diagnostics as diag;
+use crate::render::escape::{self, sanitize, sanitize_line};
 use crate::render::format;
 use crate::source::SourceMap;
 use crate::types::Unit;
@@ -60,7 +61,7 @@ pub fn human(runs: &[Run], color: bool) -> String {
         let r = match &run.result {
             Ok(r) => r,
             Err(e) => {
-                let _ = writeln!(out, "{} {}", paint(red, "ERROR"), run.file);
+                let _ = writeln!(out, "{} {}", paint(red, "ERROR"), sanitize_line(&run.file));
                 for d in &e.diagnostics {
                     errors.push_str(&diag::human(d, &e.sources, color));
                 }
@@ -73,11 +74,18 @@ pub fn human(runs: &[Run], color: bool) -> String {
                 Outcome::Failed => paint(red, "FAIL "),
                 Outcome::Error => paint(red, "ERROR"),
             };
-            let _ = writeln!(out, "{word} {}:{}  {}", r.file, t.line, sanitize(&t.name));
+            let _ = writeln!(
+                out,
+                "{word} {}:{}  {}",
+                sanitize_line(&r.file),
+                t.line,
+                sanitize_line(&t.name)
+            );
             let expect_errors = t.expects.iter().filter_map(|e| e.error.as_ref());
             let mut ds = t.errors.iter().chain(expect_errors).peekable();
             if ds.peek().is_some() {
-                let _ = writeln!(errors, "{}:{}:{}: {}", r.file, t.line, t.column, quoted(t));
+                let file = sanitize_line(&r.file);
+                let _ = writeln!(errors, "{file}:{}:{}: {}", t.line, t.column, quoted(t));
             }
             for d in ds {
                 errors.push_str(&diag::human(d, &r.sources, color));
@@ -108,6 +116,7 @@ pub fn human(runs: &[Run], color: bool) -> String {
 ///     difference: -60 (-1m)
 /// ```
 fn failure(out: &mut String, file: &str, t: &TestResult, e: &ExpectResult, bold: Style) {
+    let file = sanitize_line(file);
     let _ = writeln!(out, "{file}:{}:{}: {}", e.line, e.column, quoted(t));
     let _ = writeln!(out, "    {}", paint(bold, &e.text));
     let op = if e.op == CmpOp::Eq { String::new() } else { format!("{} ", e.op.as_str()) };
@@ -140,7 +149,7 @@ fn failure(out: &mut String, file: &str, t: &TestResult, e: &ExpectResult, bold:
 
 /// `test "name"`, quoted as in the source.
 fn quoted(t: &TestResult) -> String {
-    format!("test \"{}\"", sanitize(&t.name.replace('\\', "\\\\").replace('"', "\\\"")))
+    format!("test \"{}\"", sanitize_line(&t.name.replace('\\', "\\\\").replace('"', "\\\"")))
 }
 
 /// A raw number, with the unit's reading beside it when that reads differently
@@ -148,7 +157,7 @@ fn quoted(t: &TestResult) -> String {
 fn shown(v: &TestValue, unit: &Unit, signed: bool) -> String {
     match v {
         TestValue::Null => "null".into(),
-        TestValue::Word(w) => sanitize(w),
+        TestValue::Word(w) => sanitize_line(w),
         TestValue::Number(x) => {
             let sign = if signed && *x > 0.0 { "+" } else { "" };
             let raw = format!("{sign}{}", number(*x));
@@ -197,7 +206,7 @@ pub fn json(runs: &[Run]) -> String {
         "files": files,
         "summary": { "passed": c.passed, "failed": c.failed, "errors": c.errors },
     });
-    serde_json::to_string_pretty(&v).unwrap_or_default()
+    escape::json(serde_json::to_string_pretty(&v).unwrap_or_default())
 }
 
 fn file_json(r: &FileResults) -> Json {
@@ -334,7 +343,9 @@ fn unique(seen: &mut Vec<String>, name: &str) -> String {
 }
 
 /// Escapes text for an XML attribute value: line breaks and tabs survive as character
-/// references, characters XML 1.0 cannot hold become U+FFFD.
+/// references, characters XML 1.0 cannot hold become U+FFFD, and DEL, C1 and bidirectional
+/// controls are character references (`&#x7f;`) so a terminal showing the file shows them
+/// as text.
 pub fn xml(s: &str) -> String {
     escape(s, true)
 }
@@ -358,6 +369,9 @@ fn escape(s: &str, attribute: bool) -> String {
             '\r' => out.push_str("&#13;"),
             '\t' => out.push_str("&#9;"),
             c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c if escape::is_unsafe(c) => {
+                let _ = write!(out, "&#x{:x};", u32::from(c));
+            }
             c => out.push(c),
         }
     }

@@ -1408,6 +1408,198 @@ fn x07_escape_sequences_in_a_file_name_are_escaped_in_messages() {
     assert!(!all.contains('\u{1b}'), "{all:?}");
 }
 
+/// Characters a terminal acts on or that reorder text: C0 and C1 controls, DEL, and the
+/// bidirectional controls (marks, embeddings, overrides, isolates).
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[track_caller]
+fn assert_no_unsafe_chars(text: &str) {
+    let found: Vec<char> = text.chars().filter(|&c| c != '\n' && is_unsafe(c)).collect();
+    assert!(found.is_empty(), "raw {found:?} in {text:?}");
+}
+
+/// A label, a group key, a note and a CSV path made of what drives a terminal, each written
+/// with the language's string escapes.
+const HOSTILE_KPI: &str = "dataset t = csv(\"t.csv\")\n\
+    dim g = t.g\n\
+    kpi s \"lab\\u{1b}[31m\\u{9b}\\u{7f}\\u{202e}\" = sum(t.x)\n\
+    note 2026-01-05 \"rtl\\u{202e}txt\\u{85}\"\n";
+
+/// The label and the note, as the escapes above read.
+const HOSTILE_LABEL: &str = "lab\u{1b}[31m\u{9b}\u{7f}\u{202e}";
+const HOSTILE_NOTE: &str = "rtl\u{202e}txt\u{85}";
+
+fn hostile_project(tag: &str) -> TempDir {
+    project_dir(tag, HOSTILE_KPI, b"g,x\n\"multi\nline\",1\n\"csi\xc2\x9b2J\",2\n")
+}
+
+/// X07 for tables: a KPI label, a group key with a line break and a note from the file are
+/// shown escaped (printed raw before: the label drove the terminal and the key split a row
+/// in two).
+#[test]
+fn x07_labels_group_keys_and_notes_are_escaped_in_tables() {
+    let dir = hostile_project("x07t");
+    let o = support::kpiblend(dir.path(), &["eval", "t.kpi"]);
+    let out = support::stdout(&o);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    assert!(out.contains("lab\\u{1b}[31m\\u{9b}\\u{7f}\\u{202e}"), "{out}");
+    assert!(out.contains("note 2026-01-05: rtl\\u{202e}txt\\u{85}"), "{out}");
+    assert_no_unsafe_chars(&out);
+
+    let o = support::kpiblend(dir.path(), &["eval", "t.kpi", "--by", "g"]);
+    let out = support::stdout(&o);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    assert!(out.lines().any(|l| l.starts_with("multi\\u{a}line ")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("csi\\u{9b}2J ")), "{out}");
+    let table = out.lines().take_while(|l| !l.is_empty()).count();
+    assert_eq!(table, 4, "header, two rows and total: {out}");
+    assert_no_unsafe_chars(&out);
+}
+
+/// X07 for JSON: DEL, C1 and bidirectional controls are `\u007f` escapes (serde_json writes
+/// them raw), and the JSON reads back to the original text.
+#[test]
+fn x07_eval_json_escapes_del_c1_and_bidi_controls_and_keeps_the_values() {
+    let dir = hostile_project("x07e");
+    let o = support::kpiblend(dir.path(), &["eval", "t.kpi", "--by", "g", "--format", "json"]);
+    let out = support::stdout(&o);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    assert!(!out.chars().any(is_unsafe_in_json), "{out:?}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["items"][0]["label"], HOSTILE_LABEL);
+    assert_eq!(j["notes"][0]["text"], HOSTILE_NOTE);
+    let keys: Vec<&serde_json::Value> =
+        j["rows"].as_array().unwrap().iter().map(|r| &r["key"][0]).collect();
+    assert!(keys.contains(&&serde_json::json!("csi\u{9b}2J")), "{keys:?}");
+    assert!(keys.contains(&&serde_json::json!("multi\nline")), "{keys:?}");
+}
+
+/// Outside what serde_json escapes itself (U+0000–U+001F, written `\n`, `\u001b`), nothing
+/// unsafe may be raw in JSON text.
+fn is_unsafe_in_json(c: char) -> bool {
+    is_unsafe(c) && u32::from(c) >= 0x20
+}
+
+/// X07 for CSV: values are data, kept as they are and quoted where the CSV needs it.
+#[test]
+fn x07_eval_csv_keeps_values_as_they_are_quoted() {
+    let dir = hostile_project("x07c");
+    let o = support::kpiblend(dir.path(), &["eval", "t.kpi", "--by", "g", "--format", "csv"]);
+    let out = support::stdout(&o);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    assert!(out.contains("\"multi\nline\",s,kpi,1,"), "{out:?}");
+    assert!(out.contains("csi\u{9b}2J,s,kpi,2,"), "{out:?}");
+}
+
+/// X07 for trends: the note in the trend view and its JSON.
+#[test]
+fn x07_trend_notes_are_escaped_in_the_view_and_json() {
+    let dir = project_dir(
+        "x07w",
+        "dataset t = csv(\"t.csv\")\nkpi s = sum(t.x)\nnote 2026-01-06 \"rtl\\u{202e}\\u{7f}\"\n",
+        b"at,x\n2026-01-05T09:00:00Z,1\n2026-01-12T09:00:00Z,2\n",
+    );
+    let o = support::kpiblend(dir.path(), &["eval", "t.kpi", "--trend", "week"]);
+    let out = support::stdout(&o);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    assert!(out.contains(": rtl\\u{202e}\\u{7f}"), "{out}");
+    assert_no_unsafe_chars(&out);
+    let o =
+        support::kpiblend(dir.path(), &["eval", "t.kpi", "--trend", "week", "--format", "json"]);
+    let out = support::stdout(&o);
+    assert!(!out.chars().any(is_unsafe_in_json), "{out:?}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["notes"][0]["text"], "rtl\u{202e}\u{7f}");
+}
+
+/// X07 for explain-change: a group key shown in its table, and kept in its JSON.
+#[test]
+fn x07_explain_change_escapes_group_keys() {
+    let dir = project_dir(
+        "x07x",
+        "dataset t = csv(\"t.csv\")\ndim g = t.g\nkpi s = avg(t.x)\n",
+        b"at,g,x\n2026-01-05T09:00:00Z,e\x1b[31m\xc2\x9b,1\n2026-01-12T09:00:00Z,e\x1b[31m\xc2\x9b,2\n",
+    );
+    let args = [
+        "explain-change",
+        "t.kpi",
+        "--kpi",
+        "s",
+        "--by",
+        "g",
+        "--from",
+        "2026-01-12",
+        "--to",
+        "2026-01-19",
+        "--vs",
+        "2026-01-05",
+        "2026-01-12",
+    ];
+    let o = support::kpiblend(dir.path(), &args);
+    let out = support::stdout(&o);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    assert!(out.contains("e\\u{1b}[31m\\u{9b}"), "{out}");
+    assert_no_unsafe_chars(&out);
+    let o = support::kpiblend(dir.path(), &[&args[..], &["--format", "json"]].concat());
+    let out = support::stdout(&o);
+    assert!(!out.chars().any(is_unsafe_in_json), "{out:?}");
+    assert!(out.contains("e\\u001b[31m\\u009b"), "{out}");
+}
+
+/// X07 for `test`: a test name is escaped in the human report, JSON and JUnit.
+#[test]
+fn x07_test_names_are_escaped_in_every_test_format() {
+    let dir = TempDir::new("x07s");
+    dir.write(
+        "t.kpi",
+        "kpi n = count(t)\ndataset t = csv(\"t.csv\")\n\
+         test \"n\\u{1b}[2J\\u{7f}\\u{9b}\\u{202e}\" {\n    t = csv \"\"\"\n        a\n        1\n    \"\"\"\n    expect n == 2\n}\n",
+    );
+    dir.write("t.csv", "a\n1\n");
+    let o = support::kpiblend(dir.path(), &["test", "t.kpi"]);
+    let out = support::stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", support::stderr(&o));
+    assert!(out.contains("n\\u{1b}[2J\\u{7f}\\u{9b}\\u{202e}"), "{out}");
+    assert_no_unsafe_chars(&out);
+    let o = support::kpiblend(dir.path(), &["test", "t.kpi", "--format", "json"]);
+    let out = support::stdout(&o);
+    assert!(!out.chars().any(is_unsafe_in_json), "{out:?}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["files"][0]["tests"][0]["name"], "n\u{1b}[2J\u{7f}\u{9b}\u{202e}");
+    let o = support::kpiblend(dir.path(), &["test", "t.kpi", "--format", "junit"]);
+    let out = support::stdout(&o);
+    assert!(out.contains("&#x7f;&#x9b;&#x202e;"), "{out}");
+    assert_no_unsafe_chars(&out);
+}
+
+/// X07 for the REPL: `:explain` shows the label, `:datasets` the path, `:schema` the column
+/// names and `:show` a raw U+202E in a string escaped (all printed raw before).
+#[test]
+fn x07_repl_replies_escape_labels_paths_and_column_names() {
+    let dir = TempDir::new("x07r");
+    // `s` spells its label with escapes; `r` holds a raw U+202E in its string.
+    dir.write(
+        "t.kpi",
+        "dataset t = csv(\"e\\u{1b}[31m.csv\")\n\
+         kpi s \"lab\\u{1b}[31m\\u{9b}\\u{7f}\" = count(t)\n\
+         kpi r \"raw\u{202e}\" = count(t)\n",
+    );
+    std::fs::write(dir.path().join("e\u{1b}[31m.csv"), b"x\x1b[2J\n1\n").unwrap();
+    let o = piped_repl(dir.path(), b":explain s\n:datasets\n:schema t\n:show r\n:explain r\n");
+    let out = support::stdout(&o);
+    assert!(out.contains("kpi s \u{2014} lab\\u{1b}[31m\\u{9b}\\u{7f}"), "{out}");
+    let datasets = out.lines().find(|l| l.starts_with("t  1 rows  ")).unwrap_or_default();
+    assert!(datasets.ends_with("e\\u{1b}[31m.csv"), "{out}");
+    assert!(out.contains("x\\u{1b}[2J"), "{out}");
+    assert!(out.contains("kpi r \"raw\\u{202e}\" = count(t)\n"), "{out}");
+    assert!(out.contains("kpi r \u{2014} raw\\u{202e}\n"), "{out}");
+    assert_no_unsafe_chars(&out);
+    assert_no_unsafe_chars(&support::stderr(&o));
+}
+
 /// X08: no `HOME` (and no other history location): the REPL starts and works.
 #[cfg(unix)]
 #[test]
