@@ -116,7 +116,7 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
     };
     if checked.has_errors() {
         show(&checked.diagnostics, &checked.program);
-        return Err(Outcome::Findings);
+        return Err(super::failure_kind(&checked));
     }
     let text = q.definitions(&checked.program).map_err(|d| {
         show(&[d], &checked.program);
@@ -126,7 +126,7 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
         file.check(&CheckOptions { extra: vec![("<command line>".into(), text)], ..base });
     if checked.has_errors() {
         show(&checked.diagnostics, &checked.program);
-        return Err(Outcome::Findings);
+        return Err(super::failure_kind(&checked));
     }
     let Some(view) = checked.program.view(query::VIEW) else { return Err(Outcome::Failure) };
     match eval::evaluate_files(&checked.program, &Request::view(view), &LoadOptions::default()) {
