@@ -118,6 +118,10 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
         show(&checked.diagnostics, &checked.program);
         return Err(super::failure_kind(&checked));
     }
+    if let Some(blend) = checked.program.blends.iter().find(|b| b.name == args.kpi.trim()) {
+        eprint(&blend_refused(blend, &checked.program));
+        return Err(Outcome::Failure);
+    }
     let text = q.definitions(&checked.program).map_err(|d| {
         show(&[d], &checked.program);
         Outcome::Failure
@@ -136,6 +140,19 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
             Err(Outcome::Failure)
         }
     }
+}
+
+/// A blend's score is not a sum over rows, so it has no mix and rate to split into: its
+/// KPIs' changes are what can be explained.
+fn blend_refused(blend: &kpiblend::program::BlendDef, program: &Program) -> String {
+    let kpis: Vec<String> =
+        blend.components.iter().map(|&k| format!("`--kpi {}`", program.kpis[k].name)).collect();
+    format!(
+        "error: --kpi {name}: `{name}` is a blend; explain-change explains the change of a KPI\n  \
+         = help: explain the blend's KPIs one at a time: {}\n",
+        kpis.join(", "),
+        name = blend.name,
+    )
 }
 
 fn human(e: &Explanation, after: &Report, args: &ExplainArgs) -> String {

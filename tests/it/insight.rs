@@ -258,3 +258,28 @@ fn explain_change_says_each_data_warning_once() {
     assert!(o.status.success(), "{err}");
     assert_eq!(err.matches("warning[KB0505]: 3 rows of `surveys`").count(), 1, "{err}");
 }
+
+#[test]
+fn explain_change_of_a_blend_is_refused_and_names_its_kpis() {
+    let args = [
+        "explain-change",
+        "examples/contact_center.kpi",
+        "--kpi",
+        "aht_with_csat",
+        "--by",
+        "site",
+        "--from",
+        "2026-03-16",
+        "--to",
+        "2026-03-30",
+        "--vs",
+        "2026-03-02",
+        "2026-03-16",
+    ];
+    let o = kpiblend(&crate::support::root(), &args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "a usage error: {err}");
+    assert_eq!(stdout(&o), "", "no table of zero volumes");
+    assert!(err.contains("`aht_with_csat` is a blend"), "{err}");
+    assert!(err.contains("--kpi aht") && err.contains("--kpi csat"), "{err}");
+}
