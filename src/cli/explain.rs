@@ -63,6 +63,18 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         Ok(file) => file,
         Err(outcome) => return Ok(outcome),
     };
+    // Both periods are checked before either is evaluated, and `--vs` is named as typed.
+    let periods = [
+        (&args.from, &args.to, query::PeriodFlags::FromTo),
+        (&args.vs[0], &args.vs[1], query::PeriodFlags::Vs),
+    ];
+    for (from, to, flags) in periods {
+        if let Err(d) = query::check_period(from, to, flags) {
+            let sources = kpiblend::source::SourceMap::new();
+            eprint(&diag_render::human(&d, &sources, err_color));
+            return Ok(Outcome::Failure);
+        }
+    }
     let period = |from: &str, to: &str| Query {
         items: vec![args.kpi.clone()],
         by: args.by.clone(),
