@@ -2024,3 +2024,21 @@ fn the_embedding_api_refuses_a_param_the_definitions_do_not_have() {
     let err = p.scorecard().expect_err("an unknown param is an error");
     assert!(err.to_string().contains("did you mean `answer_within`?"), "{err}");
 }
+
+/// The record and column limits are fixed: their help names no setting to raise (there is
+/// no such command-line or `csv(...)` option) and says where the limits are documented.
+#[test]
+fn data_limit_errors_point_at_the_documented_limits_not_at_settings_that_do_not_exist() {
+    let dir = support::TempDir::new("eval-limits");
+    let wide: Vec<String> = (0..4097).map(|i| format!("c{i}")).collect();
+    dir.write("wide.csv", &format!("{}\n", wide.join(",")));
+    dir.write("long.csv", &format!("a\n{}\n", "x".repeat((1 << 20) + 10)));
+    for name in ["wide", "long"] {
+        dir.write("t.kpi", &format!("dataset t = csv(\"{name}.csv\")\nkpi n = count(t)\n"));
+        let o = support::kpiblend(dir.path(), &["eval", "t.kpi"]);
+        let err = support::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains("KB0506") && err.contains("docs/language.md"), "{name}: {err}");
+        assert!(!err.contains("raise `max_"), "{name}: {err}");
+    }
+}
