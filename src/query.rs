@@ -100,6 +100,9 @@ impl Query {
                 text.push_str(&format!("dim {PERIOD} = {}({col})\n", grain.name()));
                 by.insert(0, PERIOD.to_string());
             }
+            if let (Some(from), Some(to)) = (&self.from, &self.to) {
+                check_period(from, to, PeriodFlags::FromTo)?;
+            }
             if let Some(from) = &self.from {
                 conditions.push(format!("{col} >= {}", timestamp(from, "--from")?));
             }
@@ -167,8 +170,73 @@ fn roots(program: &Program, item: ItemRef) -> Vec<usize> {
     out
 }
 
-/// A date or timestamp typed on the command line, as a timestamp literal.
-fn timestamp(text: &str, flag: &str) -> Result<String, Diagnostic> {
+/// How a period was typed on the command line, to say it back in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodFlags {
+    /// `--from START --to END`
+    FromTo,
+    /// `--vs START END`
+    Vs,
+}
+
+impl PeriodFlags {
+    fn written(self, from: &str, to: &str) -> String {
+        match self {
+            PeriodFlags::FromTo => format!("--from {from} --to {to}"),
+            PeriodFlags::Vs => format!("--vs {from} {to}"),
+        }
+    }
+
+    fn names(self) -> [&'static str; 2] {
+        match self {
+            PeriodFlags::FromTo => ["--from", "--to"],
+            PeriodFlags::Vs => ["--vs", "--vs"],
+        }
+    }
+}
+
+/// A half-open period `[from, to)` typed on the command line must hold some time: a
+/// start after the end, or equal to it, selects no row, and an empty result would read
+/// as "no data".
+pub fn check_period(from: &str, to: &str, flags: PeriodFlags) -> Result<(), Diagnostic> {
+    let [from_flag, to_flag] = flags.names();
+    let (start, end) = (instant(from, from_flag)?, instant(to, to_flag)?);
+    let written = flags.written(from.trim(), to.trim());
+    if start > end {
+        return Err(Diagnostic::error(
+            Code::BadOverride,
+            format!("{written}: the start is after the end"),
+        )
+        .help(format!("swap them: {}", flags.written(to.trim(), from.trim()))));
+    }
+    if start == end {
+        let mut d = Diagnostic::error(
+            Code::BadOverride,
+            format!("{written}: the period is empty (its start is included, its end excluded)"),
+        );
+        d = match date(from) {
+            Some(day) => d.help(format!(
+                "the end is the first moment left out; for one day: {}",
+                flags.written(from.trim(), &calendar::format_date(day + 1))
+            )),
+            None => d.help("the end is the first moment left out: give a later end"),
+        };
+        return Err(d);
+    }
+    Ok(())
+}
+
+/// A date typed on the command line, as a day number.
+fn date(text: &str) -> Option<i64> {
+    match crate::syntax::parse_literal(text.trim())?.kind {
+        crate::ast::ExprKind::Date(d) => Some(d),
+        _ => None,
+    }
+}
+
+/// A date or timestamp typed on the command line, in seconds since 1970 (a date is its
+/// midnight, UTC).
+fn instant(text: &str, flag: &str) -> Result<f64, Diagnostic> {
     let bad = || {
         Diagnostic::error(
             Code::BadOverride,
@@ -179,10 +247,15 @@ fn timestamp(text: &str, flag: &str) -> Result<String, Diagnostic> {
     };
     let lit = crate::syntax::parse_literal(text.trim()).ok_or_else(bad)?;
     match lit.kind {
-        crate::ast::ExprKind::Date(d) => Ok(calendar::format_time(d as f64 * 86_400.0)),
-        crate::ast::ExprKind::Time(t) => Ok(calendar::format_time(t)),
+        crate::ast::ExprKind::Date(d) => Ok(d as f64 * 86_400.0),
+        crate::ast::ExprKind::Time(t) => Ok(t),
         _ => Err(bad()),
     }
+}
+
+/// A date or timestamp typed on the command line, as a timestamp literal.
+fn timestamp(text: &str, flag: &str) -> Result<String, Diagnostic> {
+    instant(text, flag).map(calendar::format_time)
 }
 
 /// The time column periods are taken from: a dataset's `time:` option, else the first

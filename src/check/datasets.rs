@@ -29,8 +29,26 @@ impl Checker<'_> {
             let mut delimiter = b',';
             let mut null_tokens = Vec::new();
             let mut time_column = None;
+            // `time` and `delimiter` take one value; `null` may be given for each token.
+            let mut given: Vec<(&str, crate::source::Span)> = Vec::new();
             for (key, value) in &d.source.options {
-                match (key.name.as_str(), &value.kind) {
+                let option = key.name.as_str();
+                if matches!(option, "time" | "delimiter") {
+                    if let Some(&(_, first)) = given.iter().find(|(n, _)| *n == option) {
+                        self.error(
+                            Diagnostic::error(
+                                Code::DuplicateClause,
+                                format!("option `{option}` given twice in `csv(...)`"),
+                            )
+                            .at(key.span.to(value.span), "second one here")
+                            .also(first, "first given here")
+                            .help("keep one: a dataset has one time column and one delimiter"),
+                        );
+                        continue;
+                    }
+                    given.push((option, key.span.to(value.span)));
+                }
+                match (option, &value.kind) {
                     ("delimiter", ExprKind::Str(s))
                         if s.len() == 1 && !matches!(s.as_str(), "\"" | "\n" | "\r") =>
                     {

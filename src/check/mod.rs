@@ -11,6 +11,7 @@ mod expr;
 mod files;
 mod kpis;
 mod outputs;
+mod overrides;
 mod project;
 mod types;
 
@@ -23,6 +24,7 @@ use crate::program::*;
 use crate::source::Span;
 
 pub use files::{MAX_SOURCE_BYTES, io_reason, read_source};
+pub use overrides::unmatched_overrides;
 
 /// Most diagnostics reported for one run; the rest are counted.
 pub const MAX_DIAGNOSTICS: usize = 100;
@@ -47,6 +49,10 @@ pub struct CheckOptions<'a> {
     pub params: Vec<(String, String)>,
     /// `--data name=path`.
     pub data: Vec<(String, PathBuf)>,
+    /// The overrides are shared by several files checked one by one, so a name that
+    /// this file does not define is not an error here; the caller reports the names
+    /// that no file defines, with [`unmatched_overrides`].
+    pub shared_overrides: bool,
     /// Where to read headers from; `None` checks without data (`--no-data`).
     pub schemas: Option<&'a dyn SchemaSource>,
     /// Extra definitions checked after the files, as if appended to them: the
@@ -278,6 +284,9 @@ impl<'o> Checker<'o> {
             .filter_map(|(i, _)| if let ast::Item::Blend(b) = i { Some(b) } else { None })
             .collect();
         self.blends(&blends);
+        if !self.opts.shared_overrides {
+            self.unmatched_overrides();
+        }
         for (item, file) in &items {
             match item {
                 ast::Item::View(v) => self.view(v),
@@ -341,6 +350,28 @@ impl<'o> Checker<'o> {
             counts[kind as usize] += 1;
             self.symbols.insert(name, Symbol { kind, index, span });
         }
+    }
+
+    /// `--param` and `--data` names that no param or dataset has. A name whose definition
+    /// did not parse may be the one meant: then nothing is said.
+    fn unmatched_overrides(&mut self) {
+        let names = |kind: SymKind| {
+            let mut names: Vec<&str> = self
+                .symbols
+                .iter()
+                .filter(|(_, s)| s.kind == kind)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            names.sort_unstable();
+            names
+        };
+        let unbroken = |name: &String| !self.broken.contains(name);
+        let params: Vec<_> =
+            self.opts.params.iter().filter(|(n, _)| unbroken(n)).cloned().collect();
+        let data: Vec<_> = self.opts.data.iter().filter(|(n, _)| unbroken(n)).cloned().collect();
+        let found =
+            unmatched_overrides(&params, &data, &names(SymKind::Param), &names(SymKind::Dataset));
+        self.diags.extend(found);
     }
 
     /// Whether this definition is the one registered under its name (not a duplicate).

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use kpiblend::check::CheckOptions;
-use kpiblend::diagnostic::Code;
+use kpiblend::diagnostic::{Code, Diagnostic};
 use kpiblend::render::diagnostics as render;
+use kpiblend::source::SourceMap;
 
 use super::output::Closed;
 use super::{ColorChoice, Out, Outcome};
@@ -47,9 +48,13 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     if let Err(outcome) = super::stdin::usage(args.files.iter().map(PathBuf::as_path), &args.data) {
         return Ok(outcome);
     }
+    // With several files, `--data` need only fit one of them: said once, at the end.
+    let shared_overrides = args.files.len() > 1;
+    let (mut params, mut datasets) = (Vec::new(), Vec::new());
     for path in &args.files {
         let opts = CheckOptions {
             data: args.data.clone(),
+            shared_overrides,
             schemas: if args.no_data { None } else { Some(&schemas) },
             ..CheckOptions::default()
         };
@@ -61,36 +66,28 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
             }
         };
         let checked = file.check(&opts);
-        let io_failure = checked.diagnostics.iter().any(|d| {
-            d.code == Code::CannotRead
-                || d.code == Code::NotUtf8 && d.labels.is_empty()
-                || d.code == Code::FileTooLarge
-        });
-        if io_failure {
-            outcome = Outcome::Failure;
-        } else if checked.has_errors() || (args.deny_warnings && !checked.diagnostics.is_empty()) {
-            outcome = outcome.max_with(Outcome::Findings);
-        }
-        let sources = &checked.program.sources;
-        match args.format {
-            Format::Human => {
-                for d in &checked.diagnostics {
-                    out.write(&render::human(d, sources, color))?;
-                }
-            }
-            Format::Json => {
-                json_items.extend(checked.diagnostics.iter().map(|d| {
-                    serde_json::to_value(render::json_value(d, sources)).unwrap_or_default()
-                }))
-            }
-            Format::Github => {
-                for d in &checked.diagnostics {
-                    out.line(&render::github(d, sources))?;
-                }
-            }
-        }
+        let program = &checked.program;
+        params.extend(program.params.iter().map(|p| p.name.clone()));
+        datasets.extend(program.datasets.iter().map(|d| d.name.clone()));
+        outcome = outcome.max_with(outcome_of(&checked.diagnostics, args.deny_warnings));
+        write(
+            &mut out,
+            &checked.diagnostics,
+            &program.sources,
+            args.format,
+            color,
+            &mut json_items,
+        )?;
         errors += checked.errors;
         warnings += checked.warnings;
+    }
+    if shared_overrides {
+        let (params, datasets) = (sorted(&params), sorted(&datasets));
+        let unmatched = kpiblend::check::unmatched_overrides(&[], &args.data, &params, &datasets);
+        outcome = outcome.max_with(outcome_of(&unmatched, args.deny_warnings));
+        let sources = kpiblend::source::SourceMap::new();
+        write(&mut out, &unmatched, &sources, args.format, color, &mut json_items)?;
+        errors += unmatched.len();
     }
     match args.format {
         Format::Json => out.line(&kpiblend::render::escape::json(
@@ -116,6 +113,60 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     }
     out.flush()?;
     Ok(outcome)
+}
+
+/// Unreadable files and `--data` that fits nothing are exit 2, other errors exit 1.
+fn outcome_of(diagnostics: &[Diagnostic], deny_warnings: bool) -> Outcome {
+    let usage_or_io = diagnostics.iter().any(|d| {
+        d.code == Code::CannotRead
+            || d.code == Code::NotUtf8 && d.labels.is_empty()
+            || d.code == Code::FileTooLarge
+            || d.code == Code::BadOverride
+    });
+    if usage_or_io {
+        Outcome::Failure
+    } else if diagnostics.iter().any(Diagnostic::is_error)
+        || (deny_warnings && !diagnostics.is_empty())
+    {
+        Outcome::Findings
+    } else {
+        Outcome::Ok
+    }
+}
+
+fn write(
+    out: &mut Out,
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    format: Format,
+    color: bool,
+    json_items: &mut Vec<serde_json::Value>,
+) -> Result<(), Closed> {
+    match format {
+        Format::Human => {
+            for d in diagnostics {
+                out.write(&render::human(d, sources, color))?;
+            }
+        }
+        Format::Json => json_items.extend(
+            diagnostics
+                .iter()
+                .map(|d| serde_json::to_value(render::json_value(d, sources)).unwrap_or_default()),
+        ),
+        Format::Github => {
+            for d in diagnostics {
+                out.line(&render::github(d, sources))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sorted(names: &[String]) -> Vec<&str> {
+    let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 impl Outcome {

@@ -123,7 +123,7 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         return Ok(Outcome::Failure);
     }
     if !report_diagnostics(&checked, err_color) {
-        return Ok(failure_kind(&checked));
+        return Ok(super::failure_kind(&checked));
     }
     let query = Query {
         items: args.kpi.clone(),
@@ -162,7 +162,7 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         let opts = CheckOptions { extra: vec![(QUERY_FILE.into(), text)], ..base };
         checked = file.check(&opts);
         if !report_diagnostics(&checked, err_color) {
-            return Ok(failure_kind(&checked));
+            return Ok(super::failure_kind(&checked));
         }
     }
     let program = &checked.program;
@@ -245,24 +245,6 @@ fn print_all(ds: &[Diagnostic], program: &kpiblend::program::Program, color: boo
     for d in ds {
         eprint(&diag_render::human(d, &program.sources, color));
     }
-}
-
-/// Missing or unreadable files and data are exit 2; mistakes in the definitions exit 1.
-fn failure_kind(checked: &Checked) -> Outcome {
-    let io = checked.diagnostics.iter().any(|d| {
-        d.is_error()
-            && matches!(
-                d.code,
-                Code::CannotRead
-                    | Code::FileTooLarge
-                    | Code::DataFile
-                    | Code::CsvFormat
-                    | Code::BadValue
-                    | Code::DataLimit
-                    | Code::BadOverride
-            )
-    });
-    if io { Outcome::Failure } else { Outcome::Findings }
 }
 
 fn reaches(report: &Report, level: FailOn) -> bool {

@@ -63,6 +63,18 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         Ok(file) => file,
         Err(outcome) => return Ok(outcome),
     };
+    // Both periods are checked before either is evaluated, and `--vs` is named as typed.
+    let periods = [
+        (&args.from, &args.to, query::PeriodFlags::FromTo),
+        (&args.vs[0], &args.vs[1], query::PeriodFlags::Vs),
+    ];
+    for (from, to, flags) in periods {
+        if let Err(d) = query::check_period(from, to, flags) {
+            let sources = kpiblend::source::SourceMap::new();
+            eprint(&diag_render::human(&d, &sources, err_color));
+            return Ok(Outcome::Failure);
+        }
+    }
     let period = |from: &str, to: &str| Query {
         items: vec![args.kpi.clone()],
         by: args.by.clone(),
@@ -118,7 +130,11 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
     };
     if checked.has_errors() {
         show(&checked.diagnostics, &checked.program);
-        return Err(Outcome::Findings);
+        return Err(super::failure_kind(&checked));
+    }
+    if let Some(blend) = checked.program.blends.iter().find(|b| b.name == args.kpi.trim()) {
+        eprint(&blend_refused(blend, &checked.program));
+        return Err(Outcome::Failure);
     }
     let text = q.definitions(&checked.program).map_err(|d| {
         show(&[d], &checked.program);
@@ -128,7 +144,7 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
         file.check(&CheckOptions { extra: vec![("<command line>".into(), text)], ..base });
     if checked.has_errors() {
         show(&checked.diagnostics, &checked.program);
-        return Err(Outcome::Findings);
+        return Err(super::failure_kind(&checked));
     }
     let Some(view) = checked.program.view(query::VIEW) else { return Err(Outcome::Failure) };
     match eval::evaluate_files(&checked.program, &Request::view(view), &LoadOptions::default()) {
@@ -138,6 +154,19 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
             Err(Outcome::Failure)
         }
     }
+}
+
+/// A blend's score is not a sum over rows, so it has no mix and rate to split into: its
+/// KPIs' changes are what can be explained.
+fn blend_refused(blend: &kpiblend::program::BlendDef, program: &Program) -> String {
+    let kpis: Vec<String> =
+        blend.components.iter().map(|&k| format!("`--kpi {}`", program.kpis[k].name)).collect();
+    format!(
+        "error: --kpi {name}: `{name}` is a blend; explain-change explains the change of a KPI\n  \
+         = help: explain the blend's KPIs one at a time: {}\n",
+        kpis.join(", "),
+        name = blend.name,
+    )
 }
 
 fn human(e: &Explanation, after: &Report, args: &ExplainArgs) -> String {

@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use std::io::IsTerminal as _;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use kpiblend::diagnostic::Code;
 
 pub use output::Out;
 
@@ -136,4 +137,23 @@ pub fn parse_param_override(s: &str) -> Result<(String, String), String> {
         return Err(format!("expected NAME=VALUE, found `{s}`"));
     }
     Ok((name.to_string(), value.to_string()))
+}
+
+/// Missing or unreadable files and data, and `--param`/`--data` that do not fit, are
+/// exit 2; mistakes in the definitions exit 1.
+pub fn failure_kind(checked: &kpiblend::check::Checked) -> Outcome {
+    let io = checked.diagnostics.iter().any(|d| {
+        d.is_error()
+            && matches!(
+                d.code,
+                Code::CannotRead
+                    | Code::FileTooLarge
+                    | Code::DataFile
+                    | Code::CsvFormat
+                    | Code::BadValue
+                    | Code::DataLimit
+                    | Code::BadOverride
+            )
+    });
+    if io { Outcome::Failure } else { Outcome::Findings }
 }

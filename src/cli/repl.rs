@@ -39,6 +39,11 @@ pub fn run(args: &ReplArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let mut session = Session::new();
     session.set_color(interactive && super::use_color(color, std::io::stdout().is_terminal()));
     session.set_overrides(args.params.clone(), args.data.clone());
+    if let Some(file) = &args.file
+        && let Err(outcome) = overrides_fit(file, args, color)
+    {
+        return Ok(outcome);
+    }
     let mut failed = false;
     let mut out = Out::stdout();
     if let Some(file) = &args.file {
@@ -47,6 +52,33 @@ pub fn run(args: &ReplArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         show(&mut out, &reply)?;
     }
     if interactive { interactive_loop(session, out) } else { batch(session, out, failed) }
+}
+
+/// `--param` and `--data` must name a param and a dataset of the file: a session would
+/// otherwise start with every definition refused (exit 2, as in `eval`).
+fn overrides_fit(file: &Path, args: &ReplArgs, color: ColorChoice) -> Result<(), Outcome> {
+    if args.params.is_empty() && args.data.is_empty() {
+        return Ok(());
+    }
+    let opts = kpiblend::check::CheckOptions {
+        params: args.params.clone(),
+        data: args.data.clone(),
+        ..Default::default()
+    };
+    let checked = kpiblend::check::check_path(file, &opts);
+    let unfit: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == kpiblend::diagnostic::Code::BadOverride)
+        .collect();
+    if unfit.is_empty() {
+        return Ok(());
+    }
+    let color = super::use_color(color, std::io::stderr().is_terminal());
+    for d in unfit {
+        eprint(&kpiblend::render::diagnostics::human(d, &checked.program.sources, color));
+    }
+    Err(Outcome::Failure)
 }
 
 fn show(out: &mut Out, reply: &kpiblend::repl::Reply) -> Result<(), Closed> {

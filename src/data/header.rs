@@ -26,7 +26,10 @@ pub(crate) fn header_names(
             line,
             format!("header has {} columns; at most {} are allowed", rec.len(), opts.max_columns),
         )
-        .with_help("raise `max_columns` if the file really is this wide"));
+        .with_help(
+            "export only the columns the KPIs read (the limit is listed under Limits in \
+             docs/language.md)",
+        ));
     }
     let mut names = Vec::with_capacity(rec.len());
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(rec.len());

@@ -150,7 +150,9 @@ impl<'p, R: Read> Source<'p, R> {
             }
             None => {
                 err.help = Some(format!(
-                    "records are limited to {limit}; raise `max_record_bytes` if this one is real"
+                    "records are limited to {limit} (see Limits in docs/language.md); a record \
+                     this long usually means the file is not CSV: check the export, or leave \
+                     the oversized field out of it"
                 ));
             }
         }

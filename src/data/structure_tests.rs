@@ -121,7 +121,11 @@ fn c13_a_huge_field_is_rejected_with_bounded_memory() {
     assert_eq!(at(&e), (Some(2), Some(1), None));
     assert_eq!(
         e.help.as_deref(),
-        Some("records are limited to 1000 bytes; raise `max_record_bytes` if this one is real")
+        Some(
+            "records are limited to 1000 bytes (see Limits in docs/language.md); a record this \
+             long usually means the file is not CSV: check the export, or leave the oversized \
+             field out of it"
+        )
     );
     // An endless input (like /dev/zero) stops at the cap instead of exhausting memory.
     let e = match load_csv(io::Cursor::new(b"a\n").chain(Endless(0)), PATH, &opts()) {

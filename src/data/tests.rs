@@ -189,6 +189,14 @@ fn c16_too_many_columns_names_the_limit() {
     let header: Vec<String> = (0..100_000).map(|i| format!("c{i}")).collect();
     let e = fail(header.join(","), &opts());
     assert_eq!(e.message, "header has 100000 columns; at most 4096 are allowed");
+    assert_eq!(
+        e.help.as_deref(),
+        Some(
+            "export only the columns the KPIs read (the limit is listed under Limits in \
+             docs/language.md)"
+        ),
+        "the help names what a user can do, not a setting that the CLI does not have"
+    );
     assert_eq!(e.line, Some(1));
     let four_k: Vec<String> = (0..4096).map(|i| format!("c{i}")).collect();
     assert_eq!(load(four_k.join(","), &opts()).columns.len(), 4096);

@@ -308,7 +308,12 @@ pub fn github(d: &Diagnostic, sources: &SourceMap) -> String {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let mut props = vec![format!("file={}", escape_property(&p.file))];
+    // A diagnostic about the command line (`--data` that fits no file) has no file.
+    let mut props: Vec<String> = [&p.file]
+        .into_iter()
+        .filter(|f| !f.is_empty())
+        .map(|f| format!("file={}", escape_property(f)))
+        .collect();
     if let Some(s) = p.start {
         props.push(format!("line={}", s.line));
         if d.data.is_none() {

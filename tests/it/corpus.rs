@@ -822,3 +822,21 @@ kpi n = count(t)
         assert!(messages.contains(&message), "{bad}: {messages:?}");
     }
 }
+
+#[test]
+fn a_csv_option_given_twice_points_at_the_second_and_labels_the_first() {
+    for option in ["time: \"started_at\"", "delimiter: \",\""] {
+        let line = format!("dataset calls = csv(\"data/calls.csv\", {option}, {option})\n");
+        let checked = check_source(&format!("{line}kpi contacts = count(calls)\n"));
+        let key = option.split(':').next().unwrap_or_default();
+        let first = line.find(key).unwrap_or_default();
+        let second = line.rfind(key).unwrap_or_default();
+        let [d] = &checked.diagnostics[..] else {
+            panic!("{option}: expected one diagnostic:\n{}", human(&checked));
+        };
+        assert_eq!(d.code, Code::DuplicateClause, "{}", human(&checked));
+        let starts: Vec<(usize, bool)> =
+            d.labels.iter().map(|l| (l.span.start as usize, l.primary)).collect();
+        assert_eq!(starts, [(second, true), (first, false)], "{option}: {}", human(&checked));
+    }
+}

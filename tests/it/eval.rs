@@ -1918,3 +1918,127 @@ fn streaming_reports_reading_progress_up_to_the_file_size() {
     assert!(seen.windows(2).all(|w| w[0].1 < w[1].1), "bytes read only grow: {seen:?}");
     assert_eq!(seen.last().map(|s| s.1), Some(size), "the last call is at the end of the file");
 }
+
+// ---------------------------------------------------------------------------------------------
+// --param and --data must name something the file defines
+// ---------------------------------------------------------------------------------------------
+
+/// A file with one param and one dataset, with calls in two weeks, for the override tests.
+fn overrides_project() -> support::TempDir {
+    let dir = support::TempDir::new("eval-overrides");
+    dir.write(
+        "calls.csv",
+        "started_at,site,wait_s\n2026-01-05T09:00:00Z,a,10\n2026-01-13T09:00:00Z,b,40\n",
+    );
+    dir.write(
+        "t.kpi",
+        "dataset calls = csv(\"calls.csv\")\n\
+         dim site = calls.site\n\
+         param answer_within = 20s\n\
+         kpi sl = rate(calls.wait_s <= answer_within)\n",
+    );
+    dir
+}
+
+const EXPLAIN: [&str; 12] = [
+    "explain-change",
+    "t.kpi",
+    "--kpi",
+    "sl",
+    "--by",
+    "site",
+    "--from",
+    "2026-01-12",
+    "--to",
+    "2026-01-19",
+    "--vs",
+    "2026-01-05",
+];
+
+#[track_caller]
+fn assert_refused(o: &std::process::Output, expected: &[&str]) {
+    // `check` prints its diagnostics on stdout, the other commands on stderr.
+    let err = support::stdout(o) + &support::stderr(o);
+    assert_eq!(o.status.code(), Some(2), "a usage error exits 2: {err}");
+    for text in expected {
+        assert!(err.contains(text), "expected {text:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn a_misspelt_param_is_refused_with_a_suggestion_by_every_command_that_takes_it() {
+    let dir = overrides_project();
+    let typo = ["--param", "answer_witin=30s"];
+    let explain = [&EXPLAIN[..], &["2026-01-12"], &typo[..]].concat();
+    for args in [&[&["eval", "t.kpi"][..], &typo[..]].concat(), &explain] {
+        let o = support::kpiblend(dir.path(), args);
+        assert_refused(
+            &o,
+            &["error[KB0508]", "no param named `answer_witin`", "did you mean `answer_within`?"],
+        );
+        assert!(!support::stdout(&o).contains("sl"), "{args:?}: no results from defaults");
+    }
+    let o =
+        support::kpiblend_with_stdin(dir.path(), &["repl", "t.kpi", "--param", typo[1]], b"sl\n");
+    assert_refused(&o, &["no param named `answer_witin`", "did you mean `answer_within`?"]);
+}
+
+#[test]
+fn an_unknown_dataset_in_data_is_refused_by_every_command_that_takes_it() {
+    let dir = overrides_project();
+    let data = ["--data", "call=calls.csv"];
+    let explain = [&EXPLAIN[..], &["2026-01-12"], &data[..]].concat();
+    for args in [
+        &[&["eval", "t.kpi"][..], &data[..]].concat(),
+        &[&["check", "t.kpi"][..], &data[..]].concat(),
+        &explain,
+    ] {
+        let o = support::kpiblend(dir.path(), args);
+        assert_refused(&o, &["error[KB0508]", "no dataset named `call`", "did you mean `calls`?"]);
+    }
+    let o =
+        support::kpiblend_with_stdin(dir.path(), &["repl", "t.kpi", "--data", data[1]], b"sl\n");
+    assert_refused(&o, &["no dataset named `call`", "did you mean `calls`?"]);
+}
+
+#[test]
+fn check_of_several_files_accepts_data_that_one_of_them_defines_and_refuses_a_name_none_does() {
+    let dir = overrides_project();
+    dir.write("other.kpi", "param x = 1\n");
+    let o = support::kpiblend(
+        dir.path(),
+        &["check", "t.kpi", "other.kpi", "--data", "calls=calls.csv"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", support::stdout(&o), support::stderr(&o));
+    let o =
+        support::kpiblend(dir.path(), &["check", "t.kpi", "other.kpi", "--data", "nope=calls.csv"]);
+    let out = support::stdout(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert_eq!(out.matches("no dataset named `nope`").count(), 1, "said once:\n{out}");
+}
+
+#[test]
+fn the_embedding_api_refuses_a_param_the_definitions_do_not_have() {
+    let mut p = Project::from_source("t.kpi", "param answer_within = 20s\nkpi x = answer_within\n");
+    p.set_param("answer_witin", "30s");
+    let err = p.scorecard().expect_err("an unknown param is an error");
+    assert!(err.to_string().contains("did you mean `answer_within`?"), "{err}");
+}
+
+/// The record and column limits are fixed: their help names no setting to raise (there is
+/// no such command-line or `csv(...)` option) and says where the limits are documented.
+#[test]
+fn data_limit_errors_point_at_the_documented_limits_not_at_settings_that_do_not_exist() {
+    let dir = support::TempDir::new("eval-limits");
+    let wide: Vec<String> = (0..4097).map(|i| format!("c{i}")).collect();
+    dir.write("wide.csv", &format!("{}\n", wide.join(",")));
+    dir.write("long.csv", &format!("a\n{}\n", "x".repeat((1 << 20) + 10)));
+    for name in ["wide", "long"] {
+        dir.write("t.kpi", &format!("dataset t = csv(\"{name}.csv\")\nkpi n = count(t)\n"));
+        let o = support::kpiblend(dir.path(), &["eval", "t.kpi"]);
+        let err = support::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains("KB0506") && err.contains("docs/language.md"), "{name}: {err}");
+        assert!(!err.contains("raise `max_"), "{name}: {err}");
+    }
+}

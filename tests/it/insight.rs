@@ -258,3 +258,72 @@ fn explain_change_says_each_data_warning_once() {
     assert!(o.status.success(), "{err}");
     assert_eq!(err.matches("warning[KB0505]: 3 rows of `surveys`").count(), 1, "{err}");
 }
+
+#[test]
+fn explain_change_of_a_blend_is_refused_and_names_its_kpis() {
+    let args = [
+        "explain-change",
+        "examples/contact_center.kpi",
+        "--kpi",
+        "aht_with_csat",
+        "--by",
+        "site",
+        "--from",
+        "2026-03-16",
+        "--to",
+        "2026-03-30",
+        "--vs",
+        "2026-03-02",
+        "2026-03-16",
+    ];
+    let o = kpiblend(&crate::support::root(), &args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "a usage error: {err}");
+    assert_eq!(stdout(&o), "", "no table of zero volumes");
+    assert!(err.contains("`aht_with_csat` is a blend"), "{err}");
+    assert!(err.contains("--kpi aht") && err.contains("--kpi csat"), "{err}");
+}
+
+#[track_caller]
+fn assert_period_refused(args: &[&str], expected: &[&str]) {
+    let dir = weeks();
+    let o = kpiblend(dir.path(), args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: a usage error: {err}");
+    assert_eq!(stdout(&o), "", "{args:?}: no empty result");
+    for text in expected {
+        assert!(err.contains(text), "{args:?}: expected {text:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn a_period_that_ends_before_it_starts_is_refused_naming_both_dates() {
+    let reversed = ["--from", "2030-01-01", "--to", "2020-01-01"];
+    assert_period_refused(
+        &[&["eval", "weeks.kpi"][..], &reversed[..]].concat(),
+        &["--from 2030-01-01 --to 2020-01-01: the start is after the end"],
+    );
+    let explain = ["explain-change", "weeks.kpi", "--kpi", "aht", "--by", "queue"];
+    assert_period_refused(
+        &[&explain[..], &reversed[..], &["--vs", "2026-01-05", "2026-01-12"]].concat(),
+        &["--from 2030-01-01 --to 2020-01-01: the start is after the end"],
+    );
+    let vs_reversed =
+        ["--from", "2026-01-12", "--to", "2026-01-19", "--vs", "2026-01-12", "2026-01-05"];
+    assert_period_refused(
+        &[&explain[..], &vs_reversed[..]].concat(),
+        &["--vs 2026-01-12 2026-01-05: the start is after the end", "--vs 2026-01-05 2026-01-12"],
+    );
+}
+
+#[test]
+fn a_period_whose_start_equals_its_end_is_empty_and_refused() {
+    assert_period_refused(
+        &["eval", "weeks.kpi", "--from", "2026-01-05", "--to", "2026-01-05"],
+        &["--from 2026-01-05 --to 2026-01-05: the period is empty", "--to 2026-01-06"],
+    );
+    assert_period_refused(
+        &["eval", "weeks.kpi", "--from", "2026-01-05", "--to", "2026-01-05T00:00:00Z"],
+        &["the period is empty"],
+    );
+}
