@@ -17,7 +17,8 @@ use crate::program::*;
 /// One time − time subtraction, and the hidden aggregate that counts its negative rows.
 pub(super) struct Check {
     dataset: DatasetId,
-    /// `sub < 0`, the condition the hidden aggregate counts.
+    /// `sub < 0` (and the aggregate's filter, when `sub` is in its argument): the condition
+    /// the hidden aggregate counts.
     negative: RowExpr,
     sub: RowExpr,
     /// The KPI (or other aggregate user) the subtraction was found in, for the label.
@@ -32,13 +33,20 @@ pub(super) fn plan(
     kpis: &[KpiId],
     aggs: &[AggId],
 ) -> Option<(Program, Vec<Check>)> {
-    let mut found: Vec<(DatasetId, RowExpr, AggId)> = Vec::new();
+    // (dataset, subtraction, the aggregate's filter when the subtraction is in its
+    // argument: rows the filter leaves out do not count, aggregate)
+    let mut found: Vec<(DatasetId, RowExpr, Option<RowExpr>, AggId)> = Vec::new();
     for &a in aggs {
         let def = &program.aggregates[a];
-        for e in def.arg.iter().chain(&def.filter) {
+        let parts = def
+            .arg
+            .iter()
+            .map(|e| (e, def.filter.clone()))
+            .chain(def.filter.iter().map(|e| (e, None)));
+        for (e, filter) in parts {
             subtractions(e, &mut |sub| {
-                if !found.iter().any(|(d, s, _)| *d == def.dataset && s == sub) {
-                    found.push((def.dataset, sub.clone(), a));
+                if !found.iter().any(|(d, s, f, _)| *d == def.dataset && s == sub && *f == filter) {
+                    found.push((def.dataset, sub.clone(), filter.clone(), a));
                 }
             });
         }
@@ -49,12 +57,16 @@ pub(super) fn plan(
     let mut planned = program.clone();
     let checks = found
         .into_iter()
-        .map(|(dataset, sub, agg)| {
-            let negative = RowExpr::Binary(
+        .map(|(dataset, sub, filter, agg)| {
+            let below_zero = RowExpr::Binary(
                 BinaryOp::Cmp(CmpOp::Lt),
                 Box::new(sub.clone()),
                 Box::new(RowExpr::Const(Value::Num(0.0))),
             );
+            let negative = match filter {
+                Some(f) => RowExpr::Binary(BinaryOp::And, Box::new(f), Box::new(below_zero)),
+                None => below_zero,
+            };
             planned.aggregates.push(AggDef {
                 func: AggFunc::CountRows,
                 dataset,
@@ -168,31 +180,13 @@ fn first_row(engine: &Engine<'_>, data: &Data, check: &Check) -> Option<u64> {
 
 /// Calls `f` on every subtraction of a time from a time in `e`.
 fn subtractions(e: &RowExpr, f: &mut dyn FnMut(&RowExpr)) {
-    match e {
-        RowExpr::Binary(BinaryOp::Sub, a, b) if is_time(a) && is_time(b) => {
-            f(e);
-            subtractions(a, f);
-            subtractions(b, f);
-        }
-        RowExpr::Binary(_, a, b) => {
-            subtractions(a, f);
-            subtractions(b, f);
-        }
-        RowExpr::Unary(_, x) | RowExpr::IsNull(x, _) => subtractions(x, f),
-        RowExpr::InList(x, list, _) => {
-            subtractions(x, f);
-            list.iter().for_each(|i| subtractions(i, f));
-        }
-        RowExpr::Case { operand, whens, otherwise } => {
-            operand.iter().chain(otherwise).for_each(|x| subtractions(x, f));
-            for (w, t) in whens {
-                subtractions(w, f);
-                subtractions(t, f);
-            }
-        }
-        RowExpr::Func(_, args) => args.iter().for_each(|a| subtractions(a, f)),
-        RowExpr::Const(_) | RowExpr::Column { .. } => {}
+    if let RowExpr::Binary(BinaryOp::Sub, a, b) = e
+        && is_time(a)
+        && is_time(b)
+    {
+        f(e);
     }
+    e.for_each_child(&mut |c| subtractions(c, f));
 }
 
 /// Whether `e` is a point in time (a time, or a time plus or minus a duration).

@@ -127,6 +127,17 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
                 let _ = write!(at, " ({})", extra.join(", "));
             }
             let _ = writeln!(out, "{pad}{} {at}", paint(st.gutter, "-->"));
+            // The snippet below is from the definitions, not the data: name it too.
+            if let Some(lc) = &pos.start {
+                let _ = writeln!(
+                    out,
+                    "{pad}{} {}:{}:{}",
+                    paint(st.gutter, ":::"),
+                    sanitize(&pos.file),
+                    lc.line,
+                    lc.column
+                );
+            }
         }
         (None, None) if !pos.file.is_empty() => {
             let _ = writeln!(out, "{pad}{} {}", paint(st.gutter, "-->"), sanitize(&pos.file));

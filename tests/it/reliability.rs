@@ -760,6 +760,30 @@ fn s08_negative_durations_are_not_made_positive() {
     assert_eq!(r.kpi_value("d", &[]), Some(-60.0));
 }
 
+/// S08: only rows an aggregate reads are counted: a `where` that leaves out the rows with
+/// an end before the start leaves nothing to warn about (the library's `backlog_age` with
+/// `--as-of` warned about every ticket opened later); a `where` that reads the duration
+/// itself reads every row.
+#[test]
+fn s08_rows_an_aggregate_filters_out_are_not_flagged() {
+    let dir = project_dir(
+        "s08-filter",
+        "dataset t = csv(\"t.csv\") { a: time  b: time }\n\
+         kpi kept_out = avg(t.b - t.a where t.b >= t.a)\n\
+         kpi in_filter = count(t where t.b - t.a > 0s)\n",
+        b"a,b\n2026-03-14T10:00:00Z,2026-03-14T10:02:00Z\n2026-03-14T10:00:00Z,2026-03-14T09:59:00Z\n",
+    );
+    let o =
+        support::kpiblend(dir.path(), &["eval", "t.kpi", "--kpi", "kept_out", "--format", "json"]);
+    assert_eq!(support::stderr(&o), "");
+    let json: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    assert_eq!(json["rows"][0]["cells"][0]["value"], 120.0);
+    let o = support::kpiblend(dir.path(), &["eval", "t.kpi", "--kpi", "in_filter"]);
+    let err = support::stderr(&o);
+    assert!(err.contains("warning[KB0509]: 1 row of `t` has a negative duration"), "{err}");
+    assert!(err.contains(" --> t.csv (record 2)\n ::: t.kpi:3:17\n"), "{err}");
+}
+
 /// S08, the rest of the row: the negative duration is flagged.
 #[test]
 fn s08_negative_durations_are_flagged() {
