@@ -128,7 +128,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
             }
             let _ = writeln!(out, "{pad}{} {at}", paint(st.gutter, "-->"));
             // The snippet below is from the definitions, not the data: name it too.
-            if let Some(lc) = &pos.start {
+            if let (Some(lc), false) = (&pos.start, labels.is_empty()) {
                 let _ = writeln!(
                     out,
                     "{pad}{} {}:{}:{}",
