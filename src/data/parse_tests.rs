@@ -70,6 +70,17 @@ fn number_fast_path_rounds_like_the_standard_parser() {
 }
 
 #[test]
+fn number_signs_hold_beyond_the_fast_path() {
+    // More than 15 significant digits or a power of ten past 22: the standard parser's path.
+    for s in ["9007199254740993", "1e23", "1.23456789012345678", "4.9e-324", "1.7e308"] {
+        let want: f64 = s.parse().unwrap();
+        assert_eq!(parse_number(s), Ok(want), "{s}");
+        assert_eq!(parse_number(&format!("-{s}")), Ok(-want), "-{s}");
+        assert_eq!(parse_number(&format!("+{s}")), Ok(want), "+{s}");
+    }
+}
+
+#[test]
 fn number_rejects_localised_and_foreign_notation() {
     for bad in [
         "12,5", "1,000", "1_000", "0x10", "N/A", "—", "", "-", "+", ".", "e5", "1e", "1e+",

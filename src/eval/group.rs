@@ -231,3 +231,31 @@ impl Grouper {
         self.keys
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::vector::Vector;
+
+    #[test]
+    fn rows_with_the_same_key_share_one_group() {
+        let mut one = Grouper::new(1, usize::MAX);
+        let mut out = Vec::new();
+        let x = Vector::Num(vec![3.0, 5.0, 3.0, f64::NAN, 5.0, f64::NAN]);
+        one.assign(std::slice::from_ref(&x), None, 6, &mut out).unwrap();
+        assert_eq!(out, [0, 1, 0, 2, 1, 2]);
+        // The next chunk finds the groups of the first.
+        one.assign(&[Vector::Num(vec![5.0, 7.0])], None, 2, &mut out).unwrap();
+        assert_eq!(out, [1, 3]);
+
+        let mut two = Grouper::new(2, usize::MAX);
+        let y = Vector::Num(vec![1.0, 1.0, 2.0, 1.0, 2.0, 1.0]);
+        two.assign(&[x, y], None, 6, &mut out).unwrap();
+        assert_eq!(out, [0, 1, 2, 3, 4, 3]);
+        // A limit counts distinct keys, not rows.
+        let mut limited = Grouper::new(1, 2);
+        let z = Vector::Num(vec![1.0, 2.0, 1.0, 2.0, 1.0]);
+        assert_eq!(limited.assign(&[z], None, 5, &mut out), Ok(()));
+        assert_eq!(limited.assign(&[Vector::Num(vec![3.0])], None, 1, &mut out), Err(2));
+    }
+}

@@ -214,7 +214,11 @@ fn a_file_over_the_size_limit_is_refused_before_it_is_read() {
     let started = Instant::now();
     let checked = check::check_path(&path, &options());
     assert_findings(&checked, &path, &["error KB0008"]);
-    assert!(checked.diagnostics[0].message.contains("the limit is 8 MiB"));
+    assert!(
+        checked.diagnostics[0].message.ends_with("huge.kpi is 8.4 MB; the limit is 8 MiB"),
+        "{}",
+        checked.diagnostics[0].message
+    );
     assert_fast(started, Duration::from_secs(2), "refusing an 8 MiB file");
 }
 
@@ -839,4 +843,40 @@ fn a_csv_option_given_twice_points_at_the_second_and_labels_the_first() {
             d.labels.iter().map(|l| (l.span.start as usize, l.primary)).collect();
         assert_eq!(starts, [(second, true), (first, false)], "{option}: {}", human(&checked));
     }
+}
+
+/// The summary line's counts: errors and warnings, separately.
+#[test]
+fn errors_and_warnings_are_counted_apart() {
+    let text = "dataset calls = csv(\"data/calls.csv\")\n\
+                kpi fcr = rate(calls.resolved_first_contact)  target >= 75\n\
+                kpi aht = avg(calls.talk_secs)\nkpi x = nope\n";
+    let checked =
+        check::check_text("t.kpi", text, &support::root().join("tests/corpus/invalid"), &options());
+    assert_eq!(checked.count(Severity::Error), 2, "{}", human(&checked));
+    assert_eq!(checked.count(Severity::Warning), 1, "{}", human(&checked));
+}
+
+/// Literal times: offsets run to +23:59, and brackets with prefix operators inside them
+/// count together against the nesting limit.
+#[test]
+fn timestamp_offsets_and_nesting_limits_are_exact() {
+    let root = support::root().join("tests/corpus/invalid");
+    let check = |text: &str| {
+        let c = check::check_text("t.kpi", text, &root, &options());
+        c.diagnostics.iter().map(|d| d.code.as_str()).collect::<Vec<_>>()
+    };
+    let at = |t: &str| {
+        format!(
+            "dataset calls = csv(\"data/calls.csv\")\nkpi k = count(calls where calls.started_at > {t})\n"
+        )
+    };
+    assert!(check(&at("2026-01-01T00:00:00+23:59")).is_empty());
+    assert_eq!(check(&at("2026-01-01T00:00:00+24:00")), ["KB0007"]);
+    assert_eq!(check(&at("2026-01-01T00:00:00+05:60")), ["KB0007"]);
+    assert_eq!(check(&at("2026-01-01T00:00:00-24:00")), ["KB0007"]);
+    // One bracket and 255 minus signs are 256 levels; one more is too deep.
+    let nested = |minus: usize| format!("kpi k = ({}1)\n", "-".repeat(minus));
+    assert!(check(&nested(255)).is_empty(), "{:?}", check(&nested(255)));
+    assert_eq!(check(&nested(256)), ["KB0003"]);
 }

@@ -1040,6 +1040,41 @@ fn groups_are_sorted_by_key_with_the_null_group_last() {
 }
 
 #[test]
+fn in_lists_work_over_kpi_values_too() {
+    let r = scorecard(
+        r#"
+        dataset t = csv("t.csv")
+        kpi n = count(t)
+        kpi one_or_two = case when count(t) in (1, 2) then 1 else 0 end
+        kpi not_three = case when count(t) not in (3) then 1 else 0 end
+        kpi with_null = case when count(t) in (null, 2) then 1 else 0 end
+        "#,
+        &[("t", "x\n1\n2\n")],
+    );
+    value(&r, "one_or_two", &[], 1.0);
+    value(&r, "not_three", &[], 1.0);
+    value(&r, "with_null", &[], 1.0);
+}
+
+/// A blend component at a target of "more than 0" scores by whether it holds, not by a
+/// ratio to 0: 0 calls score 0, any calls 100.
+#[test]
+fn a_component_with_a_zero_target_scores_by_whether_it_holds() {
+    let defs = r#"
+        dataset t = csv("t.csv")
+        kpi n = count(t where t.x > 5) target > 0
+        kpi all = count(t) target >= 1
+        blend b = n with all
+    "#;
+    let none = scorecard(defs, &[("t", "x\n1\n2\n")]);
+    let Cell::Blend(b) = &none.rows[0].cells[none.item("b").unwrap()] else { panic!("a blend") };
+    assert_eq!(b.score, Some(50.0), "n misses (0 of > 0), all holds");
+    let some = scorecard(defs, &[("t", "x\n1\n9\n")]);
+    let Cell::Blend(b) = &some.rows[0].cells[some.item("b").unwrap()] else { panic!("a blend") };
+    assert_eq!(b.score, Some(100.0));
+}
+
+#[test]
 fn two_dims_keep_true_false_null_and_zero_apart() {
     let p = project(
         r#"
@@ -1051,6 +1086,7 @@ fn two_dims_keep_true_false_null_and_zero_apart() {
         &[("t", "flag,num\ntrue,0\nfalse,0\n,-0\ntrue,1\nfalse,0\ntrue,\n")],
     );
     let r = query(&p, &["n"], &["flag", "num"], None);
+    assert_eq!(r.by.iter().map(|d| d.kind).collect::<Vec<_>>(), [KeyKind::Bool, KeyKind::Number]);
     let (f, tr, zero, one) = (Key::Bool(false), Key::Bool(true), Key::Num(0.0), Key::Num(1.0));
     assert_eq!(
         keys(&r),

@@ -166,6 +166,30 @@ fn sort_ranks_groups_best_first_and_leaves_insufficient_ones_unranked() {
         "b would rank first (190 > 173) but has only 2 calls"
     );
     assert_eq!(r["rows"][1]["cells"][0]["status"], "insufficient");
+    // The same for a blend: b's components score higher (190 against 173 of 200), but its
+    // verdict is insufficient, so it is not ranked above a.
+    dir.write(
+        "blend.kpi",
+        &(std::fs::read_to_string(dir.path().join("min2.kpi")).unwrap()
+            + "kpi volume = count(calls) target >= 1\nblend service = aht with volume\n"),
+    );
+    let r = json(
+        &dir,
+        &[
+            "eval",
+            "blend.kpi",
+            "--kpi",
+            "service",
+            "--by",
+            "queue",
+            "--sort",
+            "service",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r["rows"][0]["key"], serde_json::json!(["a"]), "{r}");
+    assert_eq!(r["rows"][1]["cells"][0]["verdict"], "insufficient", "{r}");
 }
 
 #[test]
