@@ -75,7 +75,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, (Code, String)> {
         ));
     }
     if meta.len() > MAX_SOURCE_BYTES {
-        return Err((Code::FileTooLarge, too_large(path, meta.len())));
+        return Err((Code::FileTooLarge, too_large(&path.display().to_string(), meta.len())));
     }
     let file = std::fs::File::open(path).map_err(|e| {
         (Code::CannotRead, format!("cannot read {}: {}", path.display(), io_reason(&e)))
@@ -85,15 +85,19 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, (Code, String)> {
         (Code::CannotRead, format!("cannot read {}: {}", path.display(), io_reason(&e)))
     })?;
     if bytes.len() as u64 > MAX_SOURCE_BYTES {
-        return Err((Code::FileTooLarge, too_large(path, bytes.len() as u64)));
+        return Err((
+            Code::FileTooLarge,
+            too_large(&path.display().to_string(), bytes.len() as u64),
+        ));
     }
     Ok(bytes)
 }
 
-fn too_large(path: &Path, len: u64) -> String {
+/// The message for a source of `len` bytes, over [`MAX_SOURCE_BYTES`].
+pub fn too_large(name: &str, len: u64) -> String {
     #[allow(clippy::cast_precision_loss)]
     let mb = len as f64 / 1_000_000.0;
-    format!("{} is {mb:.1} MB; the limit is {} MiB", path.display(), MAX_SOURCE_BYTES >> 20)
+    format!("{name} is {mb:.1} MB; the limit is {} MiB", MAX_SOURCE_BYTES >> 20)
 }
 
 pub fn io_reason(e: &std::io::Error) -> String {

@@ -134,6 +134,18 @@ fn check_source(
     path: Option<&Path>,
     opts: &CheckOptions<'_>,
 ) -> Checked {
+    // A file is refused before it is read; text handed over (standard input, a host's
+    // string) is held to the same limit here.
+    if text.len() as u64 > MAX_SOURCE_BYTES {
+        let d = Diagnostic::error(Code::FileTooLarge, files::too_large(name, text.len() as u64))
+            .in_file(name.to_string());
+        return Checked {
+            program: Program::default(),
+            diagnostics: vec![d],
+            errors: 1,
+            warnings: 0,
+        };
+    }
     on_big_stack(|| {
         let project = match &opts.root {
             Some(root) => project::Project::new(root),

@@ -40,11 +40,13 @@ pub fn usage<'a>(
     Ok(())
 }
 
-/// All of standard input, or the message saying why it cannot be read.
+/// All of standard input (up to one byte past the size limit, which the check then
+/// refuses: `/dev/zero` on standard input ends), or why it cannot be read.
 pub fn read() -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .lock()
+        .take(check::MAX_SOURCE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read standard input: {}", check::io_reason(&e)))?;
     Ok(bytes)

@@ -351,3 +351,23 @@ fn a_period_whose_start_equals_its_end_is_empty_and_refused() {
         &["the period is empty"],
     );
 }
+
+/// Pearson's r over groups, against a value computed by hand: queues a, b, c with x = 1, 2,
+/// 3 calls and y = 2, 4, 7 seconds of talk on average. Means 2 and 13/3; deviations
+/// (-1, 0, 1) and (-7/3, -1/3, 8/3); r = 5 / sqrt(2 * 38/3) = 0.99339926779878...
+#[test]
+fn corr_is_pearsons_r_across_the_groups() {
+    let dir = TempDir::new("insight-corr");
+    dir.write("calls.csv", "queue,talk_s\na,2\nb,4\nb,4\nc,7\nc,7\nc,7\n");
+    dir.write(
+        "c.kpi",
+        "dataset calls = csv(\"calls.csv\")\ndim queue = calls.queue\n\
+         kpi volume = count(calls)\nkpi talk = avg(calls.talk_s)\n\
+         kpi r = corr(volume, talk) over queue\n",
+    );
+    let r = json(&dir, &["eval", "c.kpi", "--kpi", "r", "--format", "json"]);
+    let got = r["rows"][0]["cells"][0]["value"].as_f64().unwrap();
+    let want = 5.0 / (2.0_f64 * 38.0 / 3.0).sqrt();
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    assert_eq!(r["rows"][0]["cells"][0]["n"], 3);
+}

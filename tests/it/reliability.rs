@@ -1801,3 +1801,20 @@ fn c02_s03_no_rows_and_empty_columns_are_warned_about() {
     let o = support::kpiblend(dir.path(), &["eval", "t.kpi", "--kpi", "e_talk"]);
     assert_eq!(support::stderr(&o), "");
 }
+
+/// D08 for text that is not a file: standard input is read up to one byte past the size
+/// limit and refused like a file (so `/dev/zero` on standard input ends), and so is text
+/// a host hands to the library.
+#[test]
+fn text_over_the_size_limit_is_refused_from_standard_input_and_from_a_host() {
+    let limit = kpiblend::check::MAX_SOURCE_BYTES as usize;
+    let o =
+        support::kpiblend_with_stdin(&root(), &["check", "--no-data", "-"], &vec![b' '; limit + 1]);
+    let out = support::stdout(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.starts_with("error[KB0008]: <stdin> is 8.4 MB; the limit is 8 MiB\n"), "{out}");
+    let o = support::kpiblend_with_stdin(&root(), &["check", "--no-data", "-"], &vec![b' '; limit]);
+    assert_eq!(o.status.code(), Some(0), "exactly the limit is fine: {}", support::stderr(&o));
+    let c = check_text(&" ".repeat(limit + 1));
+    assert_eq!(codes(&c), ["KB0008"]);
+}
