@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::data::ReadFrom;
 use super::{Format, Reply, Session, Stmt};
 use crate::data::ColumnData;
 use crate::program::{Direction, ItemRef, KpiExpr, Program};
@@ -140,21 +141,17 @@ impl Session {
         };
         let ds = &program.datasets[id];
         let path = Path::new(path.trim());
-        match super::load_table(path, ds) {
+        match super::data::load_table(path, ds) {
             Ok(t) => {
                 let rows = t.rows;
+                let read_from = ReadFrom::new(path, ds);
                 self.tables.insert(name.to_string(), std::sync::Arc::new(t));
+                self.read_from.insert(name.to_string(), read_from);
                 self.data_paths.retain(|(n, _)| n != name);
                 self.data_paths.push((name.to_string(), path.to_path_buf()));
                 let checked = self.project().check();
                 let ok = !checked.has_errors();
-                let diags: String = checked
-                    .diagnostics
-                    .iter()
-                    .map(|d| {
-                        crate::render::diagnostics::human(d, &checked.program.sources, self.color)
-                    })
-                    .collect();
+                let diags = self.render(&checked.diagnostics, &checked.program.sources, None);
                 if ok {
                     self.checked = Some(checked);
                 }
@@ -181,7 +178,9 @@ impl Session {
         let mut out = String::new();
         for d in &p.datasets {
             let rows = self.tables.get(&d.name).map_or(0, |t| t.rows);
-            let path = sanitize_line(&d.path.display().to_string());
+            // The file the rows came from.
+            let path = self.read_from.get(&d.name).map_or(&d.path, |r| &r.path);
+            let path = sanitize_line(&path.display().to_string());
             let _ = writeln!(out, "{}  {} rows  {path}", d.name, rows);
         }
         Reply::ok(out)
@@ -272,12 +271,8 @@ impl Session {
         self.params.push((name.clone(), value.clone()));
         let checked = self.project().check();
         if checked.has_errors() {
+            let text = self.render(&checked.diagnostics, &checked.program.sources, None);
             self.params = before;
-            let text: String = checked
-                .diagnostics
-                .iter()
-                .map(|d| crate::render::diagnostics::human(d, &checked.program.sources, self.color))
-                .collect();
             return Reply::fail(text);
         }
         self.checked = Some(checked);
@@ -286,7 +281,7 @@ impl Session {
 
     fn save(&self, path: &Path) -> Reply {
         // Saved in the canonical layout (as `kpiblend fmt` would write it).
-        let raw = self.source();
+        let raw = self.source().text;
         let text = crate::format::format_source(&path.display().to_string(), &raw).unwrap_or(raw);
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let tmp = dir.join(format!(

@@ -5,10 +5,16 @@
 //! A session holds the definitions (from `:load` and typed ones), the loaded data (every
 //! column, so new definitions can use any of them), and settings (`:by`, `:format`).
 //! Input is a meta-command (`:help`), statements of the language (which define or
-//! redefine), or a query (`aht, csat by site`, or any KPI expression).
+//! redefine; `import` adds another file's definitions), or a query (`aht, csat by site`,
+//! or any KPI expression). A statement is kept as written, with the comments around it
+//! and where it came from, so diagnostics point into the loaded file or the typed line
+//! (see `origin.rs`) and `:save` writes the comments back. A typed line changes nothing
+//! unless the whole session, with it, checks and its data reads.
 
 mod commands;
 pub mod complete;
+mod data;
+mod origin;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,9 +27,12 @@ use crate::ast::{self, ExprKind};
 use crate::check::Checked;
 use crate::data::Table;
 use crate::diagnostic::{Code, Diagnostic};
+use crate::render::escape::sanitize_line;
 use crate::render::{diagnostics, table};
-use crate::source::{FileId, SourceMap};
+use crate::source::{FileId, SourceFile, SourceMap};
 use crate::syntax::{self, ReplInput};
+use data::ReadFrom;
+use origin::Generated;
 
 /// What to print for one input.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,19 +64,30 @@ pub enum Format {
     Csv,
 }
 
-/// One definition of the session, as text.
+/// One statement of the session, as written.
 #[derive(Debug, Clone)]
 struct Stmt {
     /// The name it defines (`None` for imports, notes and tests).
     name: Option<String>,
     text: String,
+    /// Blank lines and comments before it (as in its file), and the comment that ends
+    /// its last line, so `:save` keeps them.
+    before: String,
+    after: String,
+    /// The file or typed input `text` was written in, and where.
+    origin: Arc<SourceFile>,
+    offset: usize,
 }
 
 pub struct Session {
     file: Option<PathBuf>,
     base_dir: PathBuf,
     stmts: Vec<Stmt>,
+    /// Comments after the loaded file's last statement.
+    tail: String,
     tables: HashMap<String, Arc<Table>>,
+    /// What each table was read from.
+    read_from: HashMap<String, ReadFrom>,
     params: Vec<(String, String)>,
     data_paths: Vec<(String, PathBuf)>,
     by: Vec<String>,
@@ -82,6 +102,7 @@ pub struct Session {
 }
 
 const INPUT: &str = "<input>";
+const SESSION: &str = "<session>";
 const QUERY_VIEW: &str = "__repl";
 
 impl Default for Session {
@@ -96,7 +117,9 @@ impl Session {
             file: None,
             base_dir: PathBuf::from("."),
             stmts: Vec::new(),
+            tail: String::new(),
             tables: HashMap::new(),
+            read_from: HashMap::new(),
             params: Vec::new(),
             data_paths: Vec::new(),
             by: Vec::new(),
@@ -162,8 +185,23 @@ impl Session {
         )
     }
 
+    /// Diagnostics of a check or evaluation of the session (and of `query`, the typed
+    /// line as checked), pointing where the user wrote the statements.
+    fn render(
+        &self,
+        diags: &[Diagnostic],
+        sources: &SourceMap,
+        query: Option<&Generated>,
+    ) -> String {
+        let session = self.source();
+        let mut generated = vec![(SESSION, &session)];
+        generated.extend(query.map(|q| (INPUT, q)));
+        let (diags, sources) = origin::translate(diags, sources, &generated);
+        diags.iter().map(|d| diagnostics::human(d, &sources, self.color)).collect()
+    }
+
     fn project(&self) -> Project {
-        let mut p = Project::from_source("<session>", &self.source());
+        let mut p = Project::from_source(SESSION, &self.source().text);
         p.set_base_dir(&self.base_dir);
         for (name, table) in &self.tables {
             p.bind_table(name, Arc::clone(table));
@@ -177,63 +215,83 @@ impl Session {
         p
     }
 
-    fn source(&self) -> String {
-        self.stmts.iter().map(|s| s.text.trim()).collect::<Vec<_>>().join("\n\n") + "\n"
+    /// The statements as one text, with their comments, remembering where each was written.
+    fn source(&self) -> Generated {
+        let mut g = Generated::default();
+        for s in &self.stmts {
+            g.push(&s.before);
+            g.copy(&s.origin, s.offset..s.offset + s.text.len());
+            g.push(&s.after);
+        }
+        g.push(&self.tail);
+        if !g.text.ends_with('\n') {
+            g.push("\n");
+        }
+        g
     }
 
-    /// Statements typed at the prompt: added, or replacing a definition of the same name.
-    /// They are checked as their own source, so diagnostics point into what was typed.
+    /// Statements typed at the prompt: added, or replacing a definition of the same name
+    /// in place. Nothing changes unless the session, with them, checks and its data reads.
     fn define(&mut self, input: &str, module: &ast::Module) -> Reply {
-        let new: Vec<Stmt> = module
-            .items
-            .iter()
-            .map(|i| Stmt { name: item_name(i), text: input[i.span().range()].to_string() })
-            .collect();
-        let names: Vec<&String> = new.iter().filter_map(|s| s.name.as_ref()).collect();
-        let before = std::mem::take(&mut self.stmts);
-        self.stmts = before
-            .iter()
-            .filter(|s| !s.name.as_ref().is_some_and(|n| names.contains(&n)))
-            .cloned()
-            .collect();
-        let checked = self.project().check_extra(INPUT, input);
-        if checked.has_errors() {
-            let text: String = checked
-                .diagnostics
-                .iter()
-                .filter(|d| d.is_error())
-                .map(|d| diagnostics::human(d, &checked.program.sources, self.color))
-                .collect();
-            self.stmts = before;
-            return Reply::fail(format!("{text}not defined: the definitions above have errors\n"));
-        }
+        let typed = Arc::new(SourceFile::new(INPUT, input));
+        let mut stmts = self.stmts.clone();
         let mut notes = Vec::new();
-        self.stmts = before;
-        for stmt in new {
+        let mut this_input: Vec<String> = Vec::new();
+        let mut after = 0;
+        for item in &module.items {
+            let range = origin::item_range(input, item, after);
+            after = range.end;
+            let mut stmt = Stmt {
+                name: item_name(item),
+                text: input[range.clone()].to_string(),
+                before: String::new(),
+                after: String::new(),
+                origin: Arc::clone(&typed),
+                offset: range.start,
+            };
             let name = stmt.name.clone().unwrap_or_default();
-            match stmt
+            let old = stmt
                 .name
                 .as_ref()
-                .and_then(|n| self.stmts.iter().position(|s| s.name.as_ref() == Some(n)))
-            {
-                Some(i) => {
-                    notes.push(format!("redefined `{name}`"));
-                    self.stmts[i] = stmt;
+                .filter(|n| !this_input.contains(n))
+                .and_then(|n| stmts.iter().position(|s| s.name.as_ref() == Some(n)));
+            if let Some(i) = old {
+                notes.push(format!("redefined `{name}`"));
+                stmt.before = std::mem::take(&mut stmts[i].before);
+                stmts[i] = stmt;
+            } else {
+                if stmt.name.is_some() {
+                    notes.push(format!("defined `{name}`"));
+                } else if let ast::Item::Import(file) = item {
+                    notes.push(format!("imported {}", sanitize_line(&input[file.span.range()])));
                 }
-                None => {
-                    if stmt.name.is_some() {
-                        notes.push(format!("defined `{name}`"));
-                    }
-                    self.stmts.push(stmt);
+                if !stmts.is_empty() {
+                    stmt.before = "\n\n".into();
                 }
+                stmts.push(stmt);
             }
+            this_input.push(name);
         }
-        let warnings: String = checked
-            .diagnostics
-            .iter()
-            .map(|d| diagnostics::human(d, &checked.program.sources, self.color))
-            .collect();
-        let checked = self.project().check();
+        let before = std::mem::replace(&mut self.stmts, stmts);
+        let (tables, read_from) = (self.tables.clone(), self.read_from.clone());
+        let checked = match self.sync_tables().map(|()| self.project().check()) {
+            Ok(checked) if !checked.has_errors() => checked,
+            result => {
+                let text = match result {
+                    Ok(checked) => {
+                        let errors: Vec<Diagnostic> =
+                            checked.diagnostics.into_iter().filter(Diagnostic::is_error).collect();
+                        self.render(&errors, &checked.program.sources, None)
+                    }
+                    Err(text) => text,
+                };
+                (self.stmts, self.tables, self.read_from) = (before, tables, read_from);
+                return Reply::fail(format!(
+                    "{text}not defined: the definitions above have errors\n"
+                ));
+            }
+        };
+        let warnings = self.render(&checked.diagnostics, &checked.program.sources, None);
         let dependants = self.dependants(&checked, &notes);
         self.checked = Some(checked);
         let mut out = notes.join("\n");
@@ -273,43 +331,52 @@ impl Session {
 
     /// A query: names and expressions, `by` dims, `where` condition.
     fn query(&mut self, input: &str, q: &syntax::Query) -> Reply {
-        // Expressions become KPIs; everything keeps its column in the typed line, with
-        // the rest blanked, so diagnostics point into what was typed.
-        let line_count = input.lines().count().max(1);
-        let blank = |keep: std::ops::Range<usize>| -> String {
-            input
-                .char_indices()
-                .map(|(i, c)| if keep.contains(&i) || c == '\n' { c } else { ' ' })
-                .collect()
-        };
-        let mut defs = String::new();
+        // Expressions become KPIs and the list a view; every piece copied from the typed
+        // line remembers where it was, so diagnostics point into what was typed.
+        let typed = Arc::new(SourceFile::new(INPUT, input));
+        let trimmed = input.len() - input.trim_start().len()..input.trim_end().len();
+        let mut extra = Generated::with_fallback(&typed, trimmed);
         let mut names = Vec::new();
         let mut labels = Vec::new();
         for (k, item) in q.items.iter().enumerate() {
             let r = item.span.range();
             match &item.kind {
-                ExprKind::Name(n) => names.push(n.name.clone()),
+                ExprKind::Name(_) => names.push(Err(r)),
                 _ => {
                     let name = format!("__expr_{k}");
-                    defs.push_str(&format!("kpi {name} =\n{}\n", blank(r.clone())));
-                    names.push(name.clone());
+                    extra.push(&format!("kpi {name} =\n"));
+                    extra.copy(&typed, r.clone());
+                    extra.push("\n");
+                    names.push(Ok(name.clone()));
                     labels.push((name, input[r].trim().to_string()));
                 }
             }
         }
-        let by: Vec<String> = if q.by.is_empty() { self.by.clone() } else { Vec::new() };
-        let tail_start = q.items.last().map_or(0, |e| e.span.end as usize);
-        let mut view = format!("view {QUERY_VIEW} = {}\n", names.join(", "));
-        if !by.is_empty() {
-            view.push_str(&format!("by {}\n", by.join(", ")));
+        extra.push(&format!("view {QUERY_VIEW} =\n"));
+        for (i, name) in names.into_iter().enumerate() {
+            if i > 0 {
+                extra.push(", ");
+            }
+            match name {
+                Ok(generated) => extra.push(&generated),
+                Err(range) => extra.copy(&typed, range),
+            }
         }
-        view.push_str(&blank(tail_start..input.len()));
-        let _ = line_count;
-        let extra = format!("{defs}{view}\n");
+        extra.push("\n");
+        if q.by.is_empty() && !self.by.is_empty() {
+            extra.push(&format!("by {}\n", self.by.join(", ")));
+        }
+        let tail_start = q.items.last().map_or(0, |e| e.span.end as usize);
+        extra.copy(&typed, tail_start..input.len());
+        extra.push("\n");
         self.cancel.store(false, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
-        let result =
-            self.project().evaluate_extra(INPUT, &extra, QUERY_VIEW, Some(self.cancel.clone()));
+        let result = self.project().evaluate_extra(
+            INPUT,
+            &extra.text,
+            QUERY_VIEW,
+            Some(self.cancel.clone()),
+        );
         match result {
             Ok(mut report) => {
                 report.notes.clear();
@@ -329,19 +396,18 @@ impl Session {
                         started.elapsed().as_secs_f64() * 1000.0
                     ));
                 }
-                Reply { err: report.warnings.render(self.color), ..Reply::ok(out) }
+                let w = &report.warnings;
+                Reply {
+                    err: self.render(&w.diagnostics, &w.sources, Some(&extra)),
+                    ..Reply::ok(out)
+                }
             }
             Err(e) => {
                 let interrupted = e.diagnostics.iter().any(|d| d.code == Code::Interrupted);
                 if interrupted {
                     return Reply::fail("interrupted\n");
                 }
-                Reply::fail(
-                    e.diagnostics
-                        .iter()
-                        .map(|d| diagnostics::human(d, &e.sources, self.color))
-                        .collect::<String>(),
-                )
+                Reply::fail(self.render(&e.diagnostics, &e.sources, Some(&extra)))
             }
         }
     }
@@ -352,78 +418,51 @@ impl Session {
             Ok(t) => t,
             Err((_, msg)) => return Reply::fail(format!("error: {msg}\n")),
         };
-        let parsed = syntax::parse(FileId(0), &text);
-        let stmts: Vec<Stmt> = parsed
-            .module
-            .items
-            .iter()
-            .map(|i| Stmt { name: item_name(i), text: text[i.span().range()].to_string() })
-            .collect();
-        let (old_stmts, old_file, old_dir, old_tables) = (
-            std::mem::take(&mut self.stmts),
-            self.file.take(),
-            self.base_dir.clone(),
-            std::mem::take(&mut self.tables),
-        );
-        self.stmts = stmts;
-        self.file = Some(path.to_path_buf());
-        self.base_dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let reply = self.reload_data(&parsed.diagnostics, &text, path);
-        if !reply.ok {
-            (self.stmts, self.file, self.base_dir, self.tables) =
-                (old_stmts, old_file, old_dir, old_tables);
-        }
-        reply
-    }
-
-    fn reload_data(&mut self, syntax_errors: &[Diagnostic], text: &str, path: &Path) -> Reply {
-        if !syntax_errors.is_empty() {
+        // A byte-order mark is not part of the text, as for the checker.
+        let text = text.strip_prefix('\u{feff}').map_or(text.clone(), str::to_string);
+        let file = Arc::new(SourceFile::new(path.display().to_string(), text));
+        let parsed = syntax::parse(FileId(0), &file.text);
+        if !parsed.diagnostics.is_empty() {
             let mut sources = SourceMap::new();
-            sources.add(crate::source::SourceFile::new(path.display().to_string(), text));
+            sources.add(SourceFile::clone(&file));
             return Reply::fail(
-                syntax_errors
+                parsed
+                    .diagnostics
                     .iter()
                     .map(|d| diagnostics::human(d, &sources, self.color))
                     .collect::<String>(),
             );
         }
-        // First without data, to learn the datasets and their paths.
-        let unchecked = crate::check::check_text(
-            "<session>",
-            &self.source(),
-            &self.base_dir,
-            &crate::check::CheckOptions {
-                params: self.params.clone(),
-                data: self.data_paths.clone(),
-                ..Default::default()
-            },
+        let (stmts, tail) = origin::statements_of(&file, &parsed.module);
+        let base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let old = (
+            std::mem::replace(&mut self.stmts, stmts),
+            std::mem::replace(&mut self.tail, tail),
+            self.file.replace(path.to_path_buf()),
+            std::mem::replace(&mut self.base_dir, base_dir),
+            std::mem::take(&mut self.tables),
+            std::mem::take(&mut self.read_from),
         );
-        let mut err = String::new();
-        self.tables.clear();
-        for ds in &unchecked.program.datasets {
-            match load_table(&ds.path, ds) {
-                Ok(t) => {
-                    self.tables.insert(ds.name.clone(), Arc::new(t));
-                }
-                Err(d) => {
-                    err.push_str(&diagnostics::human(&d, &unchecked.program.sources, self.color));
-                    return Reply::fail(err);
-                }
-            }
+        let reply = self.reload_data();
+        if !reply.ok {
+            (self.stmts, self.tail, self.file, self.base_dir, self.tables, self.read_from) = old;
+        }
+        reply
+    }
+
+    fn reload_data(&mut self) -> Reply {
+        if let Err(text) = self.sync_tables() {
+            return Reply::fail(text);
         }
         let checked = self.project().check();
-        let rendered: String = checked
-            .diagnostics
-            .iter()
-            .map(|d| diagnostics::human(d, &checked.program.sources, self.color))
-            .collect();
+        let rendered = self.render(&checked.diagnostics, &checked.program.sources, None);
         if checked.has_errors() {
             return Reply::fail(rendered);
         }
-        let out = summary(&checked, &self.tables);
+        let out = data::summary(&checked, &self.tables);
         self.checked = Some(checked);
         Reply { out, err: rendered, ok: true, quit: false }
     }
@@ -463,47 +502,4 @@ fn item_name(item: &ast::Item) -> Option<String> {
         ast::Item::View(v) => v.name.name.clone(),
         ast::Item::Import(_) | ast::Item::Note(_) | ast::Item::Test(_) => return None,
     })
-}
-
-fn load_table(path: &Path, ds: &crate::program::DatasetDef) -> Result<Table, Diagnostic> {
-    let opts = crate::data::LoadOptions {
-        delimiter: ds.delimiter,
-        declared: ds.declared.clone(),
-        null_tokens: ds.null_tokens.clone(),
-        ..Default::default()
-    };
-    let shown = path.display().to_string();
-    crate::data::open_data_file(path)
-        .and_then(|f| crate::data::load_csv(f, &shown, &opts))
-        .map_err(crate::eval::load_error)
-}
-
-/// `loaded 16 kpis, 3 blends, 4 dims, 1 view; calls: 5,000 rows, surveys: 1,094 rows`
-fn summary(checked: &Checked, tables: &HashMap<String, Arc<Table>>) -> String {
-    let p = &checked.program;
-    let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let mut parts = vec![
-        count(p.kpis.len(), "kpi"),
-        count(p.blends.len(), "blend"),
-        count(p.dims.len(), "dim"),
-        count(p.views.len(), "view"),
-    ];
-    if !p.params.is_empty() {
-        parts.push(count(p.params.len(), "param"));
-    }
-    let data: Vec<String> = p
-        .datasets
-        .iter()
-        .map(|d| {
-            let rows = tables.get(&d.name).map_or(0, |t| t.rows);
-            #[allow(clippy::cast_precision_loss)]
-            let shown = crate::render::format::value(Some(rows as f64), &crate::types::Unit::Count);
-            format!("{}: {shown} rows", d.name)
-        })
-        .collect();
-    if data.is_empty() {
-        format!("loaded {}\n", parts.join(", "))
-    } else {
-        format!("loaded {}; {}\n", parts.join(", "), data.join(", "))
-    }
 }

@@ -353,3 +353,114 @@ fn a_query_shows_the_warnings_of_its_evaluation_beside_the_result() {
     let r = s.handle("count(calls)");
     assert_eq!((r.ok, r.err.as_str()), (true, ""));
 }
+
+/// A directory with `base.kpi` (a dataset of two rows) and `other.kpi` (a KPI on it).
+fn two_files(tag: &str) -> (support::TempDir, Session) {
+    let dir = support::TempDir::new(tag);
+    dir.write("d.csv", "id,x\n1,2\n3,4\n");
+    let base = dir.write("base.kpi", "dataset t = csv(\"d.csv\")\n");
+    dir.write("other.kpi", "kpi s = count(t)\n");
+    let mut s = Session::new();
+    let r = s.load(&base);
+    assert!(r.ok, "{}", r.err);
+    s.handle(":format csv");
+    (dir, s)
+}
+
+#[test]
+fn an_import_brings_in_the_definitions_of_another_file() {
+    let (dir, mut s) = two_files("repl-import");
+    assert_eq!(ok(&mut s, "import \"other.kpi\""), "imported \"other.kpi\"\n");
+    assert_eq!(ok(&mut s, "s"), "item,kind,value,status\ns,kpi,2,none\n");
+    assert_eq!(ok(&mut s, "count(t)"), "item,kind,value,status\ncount(t),kpi,2,none\n");
+    let saved = dir.path().join("saved.kpi");
+    ok(&mut s, &format!(":save {}", saved.display()));
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert_eq!(text, "dataset t = csv(\"d.csv\")\n\nimport \"other.kpi\"\n");
+    let checked = kpiblend::check::check_path(&saved, &Default::default());
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+}
+
+#[test]
+fn a_failed_import_leaves_the_session_as_it_was() {
+    let (dir, mut s) = two_files("repl-import-missing");
+    let err = fails(&mut s, "import \"missing.kpi\"");
+    assert!(err.contains("--> <input>:1:8"), "points at what was typed: {err}");
+    assert!(err.contains("1 | import \"missing.kpi\""), "{err}");
+    assert_eq!(ok(&mut s, "count(t)"), "item,kind,value,status\ncount(t),kpi,2,none\n");
+    let saved = dir.path().join("saved.kpi");
+    ok(&mut s, &format!(":save {}", saved.display()));
+    assert_eq!(std::fs::read_to_string(&saved).unwrap(), "dataset t = csv(\"d.csv\")\n");
+}
+
+#[test]
+fn redefining_a_dataset_reads_its_new_file() {
+    let (dir, mut s) = two_files("repl-redefine-data");
+    dir.write("three.csv", "id,x\n1,2\n3,4\n5,6\n");
+    assert_eq!(ok(&mut s, "dataset t = csv(\"three.csv\")"), "redefined `t`\n");
+    assert_eq!(ok(&mut s, "count(t)"), "item,kind,value,status\ncount(t),kpi,3,none\n");
+    let three = dir.path().join("three.csv");
+    assert_eq!(ok(&mut s, ":datasets"), format!("t  3 rows  {}\n", three.display()));
+    assert_eq!(
+        ok(&mut s, ":schema t"),
+        "t: 3 rows\n  id  int       0 null\n  x   int       0 null\n"
+    );
+}
+
+#[test]
+fn a_dataset_redefined_to_data_that_cannot_be_read_is_refused() {
+    let (dir, mut s) = two_files("repl-redefine-missing");
+    let err = fails(&mut s, "dataset t = csv(\"nonexistent.csv\")");
+    assert!(err.contains("cannot open ") && err.contains("nonexistent.csv"), "{err}");
+    assert!(err.contains("1 | dataset t = csv(\"nonexistent.csv\")"), "shows where: {err}");
+    dir.write("bad.csv", "id,x\n1,\"2\n");
+    let err = fails(&mut s, "dataset t = csv(\"bad.csv\")");
+    assert!(err.contains("bad.csv"), "{err}");
+    // The old definition and its rows stay.
+    assert_eq!(ok(&mut s, "count(t)"), "item,kind,value,status\ncount(t),kpi,2,none\n");
+    let d = dir.path().join("d.csv");
+    assert_eq!(ok(&mut s, ":datasets"), format!("t  2 rows  {}\n", d.display()));
+    assert_eq!(ok(&mut s, ":show t"), "dataset t = csv(\"d.csv\")\n");
+}
+
+#[test]
+fn diagnostics_about_loaded_definitions_point_into_their_file() {
+    let mut s = loaded();
+    let r = s.handle("csat");
+    assert!(r.ok, "{}", r.err);
+    let file = root().join("examples/contact_center.kpi");
+    assert!(r.err.contains(&format!("--> {}:5:5\n", file.display())), "{}", r.err);
+    assert!(!r.err.contains("<session>"), "{}", r.err);
+}
+
+#[test]
+fn query_errors_show_the_line_as_typed() {
+    let mut s = loaded();
+    let err = fails(&mut s, "aht, nope by site");
+    assert!(err.contains("--> <input>:1:6"), "{err}");
+    assert!(err.contains("1 | aht, nope by site"), "{err}");
+    let err = fails(&mut s, "aht,\n  avg(calls.wiat_s)\nby site");
+    assert!(err.contains("--> <input>:2:13"), "{err}");
+    assert!(err.contains("2 |   avg(calls.wiat_s)"), "{err}");
+    let err = fails(&mut s, "aht by nowhere");
+    assert!(err.contains("--> <input>:1:8"), "{err}");
+    for err in [&err, &fails(&mut s, "nope")] {
+        assert!(!err.contains("__"), "no wrapper text: {err}");
+    }
+}
+
+#[test]
+fn save_keeps_the_comments_of_the_loaded_file() {
+    let dir = support::TempDir::new("repl-save-comments");
+    let mut s = loaded();
+    let path = dir.path().join("session.kpi");
+    ok(&mut s, &format!(":save {}", path.display()));
+    let example = std::fs::read_to_string(root().join("examples/contact_center.kpi")).unwrap();
+    let formatted = kpiblend::format::format_source("contact_center.kpi", &example).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), formatted, "as `fmt` writes it");
+    // Redefining the first statement keeps the comment above it.
+    ok(&mut s, "dataset calls = csv(\"data/calls.csv\")");
+    ok(&mut s, &format!(":save {}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("# A contact-center scorecard"), "{text}");
+}
