@@ -451,7 +451,11 @@ fn corpus_dir() -> PathBuf {
 }
 
 fn options() -> CheckOptions<'static> {
-    CheckOptions { schemas: Some(&kpiblend::eval::FileSchemas), ..CheckOptions::default() }
+    CheckOptions {
+        schemas: Some(&kpiblend::eval::FileSchemas),
+        fixtures: Some(&kpiblend::eval::FixtureFiles),
+        ..CheckOptions::default()
+    }
 }
 
 /// `.kpi` files under `tests/corpus/<dir>`, sorted.
