@@ -91,8 +91,12 @@ impl Checker<'_> {
                 }
             }
         }
-        let total: f64 = ws.iter().sum();
-        ws.iter().map(|w| w / total).collect()
+        // Scaled by the largest first, so weights near the top of the range do not
+        // overflow when summed: `1.7e308, 1.7e308` are `1, 1`.
+        let largest = ws.iter().copied().fold(0.0, f64::max);
+        let scaled: Vec<f64> = ws.iter().map(|w| w / largest).collect();
+        let total: f64 = scaled.iter().sum();
+        scaled.iter().map(|w| w / total).collect()
     }
 
     fn guard(&mut self, g: &ast::Expr) -> Option<KpiExpr> {
