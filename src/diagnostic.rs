@@ -223,7 +223,7 @@ codes! {
     GuardAgainstDirection = "KB0405",
     /// a `warn` bound without a target, or one stricter than the target
     WarnBound = "KB0406",
-    /// a link between datasets that is invalid (missing column, cycle)
+    /// a link between datasets that is invalid (missing column, key types that never match, cycle)
     BadLink = "KB0407",
     /// datasets combined that no link connects (a dim, an aggregate or a grouping)
     Unreachable = "KB0408",

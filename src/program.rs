@@ -368,6 +368,75 @@ pub struct NoteDef {
 pub struct TestDef {
     pub test: crate::ast::Test,
     pub base_dir: PathBuf,
+    /// Each `expect` of `test`, resolved by the checker; `None` where it had an error.
+    pub expects: Vec<Option<ExpectDef>>,
+}
+
+/// The words a KPI's status is written with in an `expect`, as the evaluator spells them.
+pub const STATUS_WORDS: [&str; 5] = ["none", "ok", "warn", "fail", "insufficient"];
+/// The words a blend's verdict is written with in an `expect`.
+pub const VERDICT_WORDS: [&str; 3] = ["pass", "breach", "insufficient"];
+
+/// An `expect` with its names resolved and its values folded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectDef {
+    pub item: ItemRef,
+    pub field: ExpectField,
+    /// The group picked, sorted by dim; each dim at most once.
+    pub picks: Vec<(DimId, ExpectConst)>,
+    pub op: CmpOp,
+    pub expected: ExpectConst,
+    /// `within`: zero or more, only with a number expected.
+    pub within: Option<f64>,
+}
+
+impl ExpectDef {
+    /// The dims the expectation's group is picked by (the grouping to evaluate).
+    pub fn dims(&self) -> Vec<DimId> {
+        self.picks.iter().map(|(d, _)| *d).collect()
+    }
+}
+
+/// What an expectation reads from its subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpectField {
+    /// A KPI's value.
+    Value,
+    Status,
+    /// A blend's score (0–100).
+    Score,
+    Verdict,
+}
+
+impl ExpectField {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExpectField::Value => "value",
+            ExpectField::Status => "status",
+            ExpectField::Score => "score",
+            ExpectField::Verdict => "verdict",
+        }
+    }
+
+    /// The words a status or verdict is compared with.
+    pub fn words(self) -> &'static [&'static str] {
+        match self {
+            ExpectField::Verdict => &VERDICT_WORDS,
+            _ => &STATUS_WORDS,
+        }
+    }
+}
+
+/// A constant as written in an expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpectConst {
+    Num(f64),
+    Text(String),
+    Bool(bool),
+    Null,
+    /// A status or verdict word.
+    Word(String),
 }
 
 impl Program {

@@ -178,7 +178,7 @@ impl Checker<'_> {
                 RowExpr::Column { dataset: sym.index, column: column.name.clone(), ty: t },
                 Ty::of_column(t),
             ),
-            (None, Some(schema)) => {
+            (None, Some(schema)) if !self.open_schemas => {
                 let mut d = Diagnostic::error(
                     Code::UnknownColumn,
                     format!("unknown column `{}` in dataset `{}`", column.name, dataset.name),
@@ -193,7 +193,7 @@ impl Checker<'_> {
                 (RowExpr::Const(Value::Null), Ty::Error)
             }
             // No data and no declaration: the type is only known when the data is.
-            (None, None) => (
+            (None, _) => (
                 RowExpr::Column {
                     dataset: sym.index,
                     column: column.name.clone(),

@@ -316,8 +316,30 @@ impl Checker<'_> {
                 }
             }
         });
+        // A KPI's value is a number (a count, a duration, a share…), a date or a time:
+        // text and true/false have no value to show, score or compare with a target.
+        let inferred = if matches!(inferred, Ty::Bool | Ty::Text) {
+            let what = inferred.describe();
+            self.error(
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!("kpi `{}` is {what}; a KPI's value must be a number", k.name.name),
+                )
+                .at(k.expr.span, format!("this is {what}"))
+                .help(if inferred == Ty::Bool {
+                    "count or rate the rows where it holds, e.g. `rate(...)`, or write the \
+                     condition as a `guard` of a blend"
+                } else {
+                    "count the rows instead, e.g. `count(... where ...)`, or group by it with a \
+                     `dim`"
+                }),
+            );
+            Ty::Error
+        } else {
+            inferred
+        };
         self.kpi_types[i] = if inferred == Ty::Error { Ty::Error } else { Ty::Num(unit.clone()) };
-        if matches!(inferred, Ty::Bool | Ty::Text | Ty::Date | Ty::Time) {
+        if matches!(inferred, Ty::Date | Ty::Time) {
             self.kpi_types[i] = inferred.clone();
         }
         if inferred == Ty::Error {

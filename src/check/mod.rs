@@ -7,8 +7,10 @@
 
 mod calls;
 mod datasets;
+mod expects;
 mod expr;
 mod files;
+mod fixtures;
 mod kpis;
 mod outputs;
 mod overrides;
@@ -24,6 +26,7 @@ use crate::program::*;
 use crate::source::Span;
 
 pub use files::{MAX_SOURCE_BYTES, io_reason, read_source};
+pub use fixtures::inline_line;
 pub use overrides::unmatched_overrides;
 
 /// Most diagnostics reported for one run; the rest are counted.
@@ -43,6 +46,23 @@ pub struct Schema {
     pub untyped: Vec<String>,
 }
 
+/// Reads the data of `test` blocks, so the checker can check it as it checks data files.
+pub trait FixtureSource: Sync {
+    /// The columns of a test's data for `dataset`, with the types it would be read with.
+    fn fixture(&self, dataset: &DatasetDef, fixture: &Fixture<'_>) -> Result<Schema, Diagnostic>;
+}
+
+/// A test's data for one dataset, with the options it is read with.
+#[derive(Debug, Clone)]
+pub struct Fixture<'a> {
+    /// Inline text (`csv """ ... """`), or `None` to read `path`.
+    pub text: Option<&'a str>,
+    /// The file (`csv("PATH")`), resolved; for inline text, a name for messages.
+    pub path: PathBuf,
+    pub delimiter: u8,
+    pub null_tokens: Vec<String>,
+}
+
 #[derive(Default)]
 pub struct CheckOptions<'a> {
     /// `--param name=value`, as typed.
@@ -55,6 +75,8 @@ pub struct CheckOptions<'a> {
     pub shared_overrides: bool,
     /// Where to read headers from; `None` checks without data (`--no-data`).
     pub schemas: Option<&'a dyn SchemaSource>,
+    /// Where to read test data from; `None` checks test blocks without their data.
+    pub fixtures: Option<&'a dyn FixtureSource>,
     /// Extra definitions checked after the files, as if appended to them: the
     /// command line's and the REPL's queries (`name`, `text`).
     pub extra: Vec<(String, String)>,
@@ -170,6 +192,7 @@ fn check_source(
             ));
         }
         checker.run(&files);
+        checker.fixture_types(&files);
         checker.finish()
     })
 }
@@ -239,6 +262,11 @@ struct Checker<'o> {
     aggregate_ids: HashMap<String, AggId>,
     /// A column outside an aggregate was reported for the current KPI (once is enough).
     column_outside_reported: bool,
+    /// Columns a schema does not list have an unknown type, rather than being unknown
+    /// (checking against a test's data, which may leave columns out).
+    open_schemas: bool,
+    /// Test data read, to check the definitions against once they are all lowered.
+    fixtures_read: Vec<fixtures::TestFixtures>,
 }
 
 impl<'o> Checker<'o> {
@@ -257,6 +285,8 @@ impl<'o> Checker<'o> {
             inlined: 0,
             aggregate_ids: HashMap::new(),
             column_outside_reported: false,
+            open_schemas: false,
+            fixtures_read: Vec::new(),
         }
     }
 

@@ -91,8 +91,12 @@ impl Checker<'_> {
                 }
             }
         }
-        let total: f64 = ws.iter().sum();
-        ws.iter().map(|w| w / total).collect()
+        // Scaled by the largest first, so weights near the top of the range do not
+        // overflow when summed: `1.7e308, 1.7e308` are `1, 1`.
+        let largest = ws.iter().copied().fold(0.0, f64::max);
+        let scaled: Vec<f64> = ws.iter().map(|w| w / largest).collect();
+        let total: f64 = scaled.iter().sum();
+        scaled.iter().map(|w| w / total).collect()
     }
 
     fn guard(&mut self, g: &ast::Expr) -> Option<KpiExpr> {
@@ -337,30 +341,28 @@ impl Checker<'_> {
     }
 
     pub(super) fn test(&mut self, t: &ast::Test, base_dir: &Path) {
-        for d in &t.data {
-            if let ast::TestSource::File(src) = &d.source {
-                let outside = self.project.confine(
-                    &src.path.value,
-                    base_dir,
-                    src.path.span,
-                    "test data file",
-                    "keep test data inside the project, or write it inline: `csv \"\"\" ... \"\"\"`",
-                );
-                if let Some(diag) = outside {
-                    self.error(diag);
-                }
-            }
-            if !self.lookup(&d.dataset.name).is_some_and(|s| s.kind == SymKind::Dataset) {
-                self.error(
-                    Diagnostic::error(
-                        Code::UnknownDataset,
-                        format!("test data for unknown dataset `{}`", d.dataset.name),
-                    )
-                    .at(d.dataset.span, "no dataset of this name"),
-                );
-            }
+        let file = t.span.file;
+        if let Some(first) = self
+            .program
+            .tests
+            .iter()
+            .find(|d| d.test.span.file == file && d.test.name.value == t.name.value)
+        {
+            let first = first.test.name.span;
+            self.error(
+                Diagnostic::error(
+                    Code::Duplicate,
+                    format!("two tests are named \"{}\"", t.name.value),
+                )
+                .at(t.name.span, "second test of this name")
+                .also(first, "first test of this name")
+                .help("give each test its own name, so results and `--filter` tell them apart"),
+            );
         }
+        self.test_data(t, base_dir);
+        let mut resolved = Vec::new();
         for e in &t.expects {
+            let before = self.diags.len();
             match self.lookup(&e.subject.name) {
                 Some(s) if matches!(s.kind, SymKind::Kpi | SymKind::Blend) => {
                     if let Some(f) = &e.field {
@@ -402,8 +404,19 @@ impl Checker<'_> {
             if !matches!(e.value.kind, ExprKind::Name(_)) {
                 self.constant(&e.value, "an expected value");
             }
+            let found = self.diags[before..].iter().any(Diagnostic::is_error);
+            let subject_failed = self.is_silenced(&e.subject.name);
+            resolved.push(if found || subject_failed {
+                None
+            } else {
+                super::expects::resolve(&self.program, e).map_err(|d| self.error(d)).ok()
+            });
         }
-        self.program.tests.push(TestDef { test: t.clone(), base_dir: base_dir.to_path_buf() });
+        self.program.tests.push(TestDef {
+            test: t.clone(),
+            base_dir: base_dir.to_path_buf(),
+            expects: resolved,
+        });
     }
 }
 

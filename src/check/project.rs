@@ -16,6 +16,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::Span;
 
+#[derive(Clone)]
 pub struct Project {
     /// Resolved as the paths it contains are.
     root: PathBuf,

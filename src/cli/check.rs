@@ -45,6 +45,7 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let mut json_items = Vec::new();
     let (mut errors, mut warnings) = (0, 0);
     let schemas = kpiblend::eval::FileSchemas;
+    let fixtures = kpiblend::eval::FixtureFiles;
     if let Err(outcome) = super::stdin::usage(args.files.iter().map(PathBuf::as_path), &args.data) {
         return Ok(outcome);
     }
@@ -56,6 +57,8 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
             data: args.data.clone(),
             shared_overrides,
             schemas: if args.no_data { None } else { Some(&schemas) },
+            // Test data is part of the project, so it is read even with `--no-data`.
+            fixtures: Some(&fixtures),
             ..CheckOptions::default()
         };
         let file = match super::stdin::KpiFile::open(path) {

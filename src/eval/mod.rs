@@ -10,6 +10,7 @@ pub mod agg;
 mod data;
 mod durations;
 mod emptiness;
+mod fixture;
 pub mod group;
 pub mod keys;
 mod kpi;
@@ -21,6 +22,7 @@ pub mod vector;
 use std::collections::HashMap;
 
 pub use data::{Data, DataOptions, FileSchemas, SkippingSchemas, load_error, referenced_columns};
+pub use fixture::{FixtureFiles, MAX_FIXTURE_BYTES, load_fixture};
 pub use kpi::{agg_refs, kpi_refs};
 pub use report::*;
 

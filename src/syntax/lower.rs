@@ -795,9 +795,17 @@ fn invalid_date(span: Span, text: &str) -> Diagnostic {
 
 /// Triple-quoted text: drop the line break after the opening quotes and the blank last
 /// line before the closing ones, then remove the indentation common to all lines.
+/// Lines end with `\n`, `\r\n` or a lone `\r`, as in the rest of the file.
 pub fn unindent(raw: &str) -> String {
-    let raw = raw.strip_prefix("\r\n").or_else(|| raw.strip_prefix('\n')).unwrap_or(raw);
-    let mut lines: Vec<&str> = raw.lines().collect();
+    let raw = raw
+        .strip_prefix("\r\n")
+        .or_else(|| raw.strip_prefix('\n'))
+        .or_else(|| raw.strip_prefix('\r'))
+        .unwrap_or(raw);
+    let mut lines: Vec<&str> = raw.split("\r\n").flat_map(|l| l.split(['\n', '\r'])).collect();
+    if raw.ends_with(['\n', '\r']) {
+        lines.pop();
+    }
     if lines.last().is_some_and(|l| l.trim().is_empty()) {
         lines.pop();
     }

@@ -2,19 +2,16 @@
 //! files, and empty tables for the datasets it does not give.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read as _;
 
-use crate::ast::{CsvSource, ExprKind, TestData, TestSource};
-use crate::data::{self, Column, ColumnData, ColumnType, LoadOptions, LoadReport, Table};
+use crate::ast::{ExprKind, TestData, TestSource};
+use crate::check::Fixture;
+use crate::data::{self, Column, ColumnData, ColumnType, LoadReport, Table};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::eval::{self, agg_refs, kpi_refs};
 use crate::program::{DatasetId, DimId, ItemRef, KpiExpr, KpiId, Program, RowExpr, TestDef};
 use crate::source::Span;
 
 use super::{Grouping, error_at};
-
-/// Largest fixture file read (fixtures are meant to be small).
-const MAX_FIXTURE_BYTES: u64 = 64 << 20;
 
 /// Columns needed, per dataset, with what needs each (for messages).
 type Needs = BTreeMap<(DatasetId, String), String>;
@@ -26,30 +23,14 @@ pub(super) fn tables(
     groupings: &[Grouping],
 ) -> Result<HashMap<String, Table>, Vec<Diagnostic>> {
     let needs = needs(program, groupings);
+    // The checker refused data for unknown datasets and data given twice.
     let mut given: HashMap<DatasetId, &TestData> = HashMap::new();
-    let mut errors = Vec::new();
     for d in &def.test.data {
-        let Some(id) = program.dataset(&d.dataset.name) else {
-            errors.push(error_at(
-                Code::UnknownDataset,
-                format!("test data for unknown dataset `{}`", d.dataset.name),
-                d.dataset.span,
-                "no dataset of this name",
-            ));
-            continue;
-        };
-        if let Some(first) = given.insert(id, d) {
-            errors.push(
-                error_at(
-                    Code::Duplicate,
-                    format!("test data for `{}` given twice", d.dataset.name),
-                    d.dataset.span,
-                    "given again",
-                )
-                .also(first.dataset.span, "first given here"),
-            );
+        if let Some(id) = program.dataset(&d.dataset.name) {
+            given.entry(id).or_insert(d);
         }
     }
+    let mut errors = Vec::new();
     let mut out = HashMap::new();
     for (id, ds) in program.datasets.iter().enumerate() {
         let wanted: Vec<(&String, &String)> = needs
@@ -102,7 +83,7 @@ fn missing_column(program: &Program, d: &TestData, column: &str, by: &str) -> Di
     let ds = &d.dataset.name;
     let (what, span) = match &d.source {
         TestSource::Inline(s) => {
-            ("the header".to_string(), inline_line(program, s.span, 1).unwrap_or(s.span))
+            ("the header".to_string(), inline_line(&program.sources, s.span, 1).unwrap_or(s.span))
         }
         TestSource::File(f) => (format!("`{}`", f.path.value), f.path.span),
     };
@@ -129,83 +110,32 @@ fn load(
     d: &TestData,
 ) -> Result<Option<Table>, Diagnostic> {
     let ds = &program.datasets[id];
-    let mut opts = LoadOptions {
-        delimiter: ds.delimiter,
-        null_tokens: ds.null_tokens.clone(),
-        ..LoadOptions::default()
-    };
-    let (bytes, path) = match &d.source {
-        TestSource::Inline(s) => {
-            if s.value.trim().is_empty() {
-                return Ok(None);
-            }
-            (s.value.clone().into_bytes(), format!("inline data for `{}`", ds.name))
-        }
+    let (mut delimiter, mut null_tokens) = (ds.delimiter, ds.null_tokens.clone());
+    let fixture = match &d.source {
+        TestSource::Inline(s) if s.value.trim().is_empty() => return Ok(None),
+        TestSource::Inline(s) => Fixture {
+            text: Some(&s.value),
+            path: format!("inline data for `{}`", ds.name).into(),
+            delimiter,
+            null_tokens,
+        },
         TestSource::File(src) => {
-            options(src, &mut opts)?;
+            // The checker refused any other option.
+            for (key, value) in &src.options {
+                match (key.name.as_str(), &value.kind) {
+                    ("delimiter", ExprKind::Str(s)) if s.len() == 1 => delimiter = s.as_bytes()[0],
+                    ("null", ExprKind::Str(s)) => null_tokens.push(s.clone()),
+                    _ => {}
+                }
+            }
             let path = def.base_dir.join(&src.path.value);
-            let shown = path.display().to_string();
-            (read(&path, &shown).map_err(|e| file_error(e, d, &def.test.name.value))?, shown)
+            Fixture { text: None, path, delimiter, null_tokens }
         }
     };
-    let fail = |e: data::LoadError| match &d.source {
+    eval::load_fixture(ds, &fixture).map(Some).map_err(|e| match &d.source {
         TestSource::Inline(s) => inline_error(program, e, s.span, &ds.name),
         TestSource::File(_) => file_error(e, d, &def.test.name.value),
-    };
-    // Declared columns the fixture leaves out are not an error: it may not need them.
-    let header = data::read_header(bytes.as_slice(), &path, &opts).map_err(fail)?;
-    opts.declared = ds.declared.iter().filter(|(c, _)| header.contains(c)).cloned().collect();
-    data::load_csv(bytes.as_slice(), &path, &opts).map(Some).map_err(fail)
-}
-
-/// `csv("f.csv", delimiter: ";", null: "N/A")` in a test.
-fn options(src: &CsvSource, opts: &mut LoadOptions) -> Result<(), Diagnostic> {
-    for (key, value) in &src.options {
-        match (key.name.as_str(), &value.kind) {
-            ("delimiter", ExprKind::Str(s)) if s.len() == 1 => opts.delimiter = s.as_bytes()[0],
-            ("null", ExprKind::Str(s)) => opts.null_tokens.push(s.clone()),
-            ("delimiter" | "null", _) => {
-                return Err(error_at(
-                    Code::ArgumentType,
-                    format!("`{}` must be a one-character string", key.name),
-                    value.span,
-                    "e.g. \";\"",
-                ));
-            }
-            _ => {
-                return Err(error_at(
-                    Code::UnknownOption,
-                    format!("unknown option `{}` of test data", key.name),
-                    key.span,
-                    "not an option",
-                )
-                .help("options: `delimiter: \";\"`, `null: \"N/A\"`"));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn read(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, data::LoadError> {
-    let file = data::open_data_file(path)?;
-    let mut bytes = Vec::new();
-    let io = |e: std::io::Error| data::LoadError {
-        path: shown.to_string(),
-        line: None,
-        record: None,
-        column: None,
-        value: None,
-        message: format!("cannot read {shown}: {}", crate::check::io_reason(&e)),
-        help: None,
-    };
-    file.take(MAX_FIXTURE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 > MAX_FIXTURE_BYTES {
-        return Err(data::LoadError {
-            message: format!("{shown} exceeds the fixture size limit of {MAX_FIXTURE_BYTES} bytes"),
-            ..io(std::io::Error::other("too large"))
-        });
-    }
-    Ok(bytes)
+    })
 }
 
 fn file_error(e: data::LoadError, d: &TestData, test: &str) -> Diagnostic {
@@ -227,7 +157,7 @@ fn inline_error(program: &Program, e: data::LoadError, span: Span, dataset: &str
     if let Some(r) = e.record {
         where_.push_str(&format!("{}record {r}", if where_.is_empty() { "" } else { ", " }));
     }
-    let line_span = e.line.and_then(|l| inline_line(program, span, l)).unwrap_or(span);
+    let line_span = e.line.and_then(|l| inline_line(&program.sources, span, l)).unwrap_or(span);
     let mut d = eval::load_error(e.clone());
     d.data = None;
     d.message = format!("in the inline data for `{dataset}`: {}", e.message);
@@ -235,21 +165,8 @@ fn inline_error(program: &Program, e: data::LoadError, span: Span, dataset: &str
     d.at(line_span, label)
 }
 
-/// The span of line `line` (1-based) of a triple-quoted string's value, indentation left
-/// out.
-fn inline_line(program: &Program, span: Span, line: u64) -> Option<Span> {
-    let text = program.sources.snippet(span);
-    let body = text.strip_prefix("\"\"\"")?;
-    let skip = if body.starts_with("\r\n") { 2 } else { usize::from(body.starts_with('\n')) };
-    let mut start = 3 + skip;
-    for _ in 1..line {
-        start += text.get(start..)?.find('\n')? + 1;
-    }
-    let rest = text.get(start..)?;
-    let len = rest.find(['\n', '\r']).unwrap_or(rest.len());
-    let indent = rest.len() - rest.trim_start_matches([' ', '\t']).len();
-    let from = span.start as usize + start + indent.min(len);
-    Some(Span::new(span.file, from, (span.start as usize + start + len).max(from + 1)))
+fn inline_line(sources: &crate::source::SourceMap, span: Span, line: u64) -> Option<Span> {
+    crate::check::inline_line(sources, span, line)
 }
 
 /// The columns the groupings need: those the aggregates of the needed KPIs read, those

@@ -165,28 +165,7 @@ pub struct ExpectResult {
     pub error: Option<Diagnostic>,
 }
 
-/// What an expectation reads from its subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Field {
-    /// A KPI's value.
-    Value,
-    Status,
-    /// A blend's score (0–100).
-    Score,
-    Verdict,
-}
-
-impl Field {
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Value => "value",
-            Field::Status => "status",
-            Field::Score => "score",
-            Field::Verdict => "verdict",
-        }
-    }
-}
+pub use crate::program::ExpectField as Field;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupPick {
@@ -211,7 +190,7 @@ fn ser_op<S: serde::Serializer>(op: &CmpOp, s: S) -> Result<S::Ok, S::Error> {
 /// cannot be read or its definitions have errors (checked without data: tests bring
 /// their own).
 pub fn run_file(path: &Path, filter: Option<&str>) -> Result<FileResults, Error> {
-    let checked = check::check_path(path, &CheckOptions::default());
+    let checked = check::check_path(path, &options());
     finish(path.display().to_string(), checked, filter)
 }
 
@@ -222,7 +201,7 @@ pub fn run_source(
     base_dir: &Path,
     filter: Option<&str>,
 ) -> Result<FileResults, Error> {
-    let checked = check::check_text(name, text, base_dir, &CheckOptions::default());
+    let checked = check::check_text(name, text, base_dir, &options());
     finish(name.to_string(), checked, filter)
 }
 
@@ -234,8 +213,14 @@ pub fn run_bytes(
     base_dir: &Path,
     filter: Option<&str>,
 ) -> Result<FileResults, Error> {
-    let checked = check::check_bytes(name, bytes, base_dir, &CheckOptions::default());
+    let checked = check::check_bytes(name, bytes, base_dir, &options());
     finish(name.to_string(), checked, filter)
+}
+
+/// The definitions are checked without data (tests bring their own), against each
+/// test's data.
+fn options() -> CheckOptions<'static> {
+    CheckOptions { fixtures: Some(&eval::FixtureFiles), ..CheckOptions::default() }
 }
 
 fn finish(file: String, checked: Checked, filter: Option<&str>) -> Result<FileResults, Error> {
@@ -262,8 +247,7 @@ fn run_test(program: &Program, def: &TestDef) -> TestResult {
     let start = Instant::now();
     let test = &def.test;
     let (line, column) = line_col(&program.sources, test.span);
-    let resolved: Vec<Result<expect::Resolved, Diagnostic>> =
-        test.expects.iter().map(|e| expect::resolve(program, e)).collect();
+    let resolved = &def.expects;
     let mut groupings: Vec<Grouping> = Vec::new();
     for r in resolved.iter().flatten() {
         let dims = r.dims();
@@ -298,10 +282,13 @@ fn run_test(program: &Program, def: &TestDef) -> TestResult {
                 .map(|(e, r)| {
                     let mut out = expect::blank(program, e);
                     match r {
-                        Ok(r) => expect::judge(program, &r, &reports, &mut out),
-                        Err(d) => {
-                            out.outcome = Outcome::Error;
-                            out.error = Some(d);
+                        Some(r) => expect::judge(program, r, &reports, &mut out),
+                        // The checker reported why, and a file with errors does not run.
+                        None => {
+                            out.error = Some(Diagnostic::error(
+                                Code::UnknownName,
+                                "this `expect` was not resolved (an internal error)",
+                            ));
                         }
                     }
                     out

@@ -293,7 +293,8 @@ fn exactly_256_prefix_operators_are_accepted() {
     known_bug("D06 256 prefix operators", || {
         for text in [
             format!("kpi neg = {}1", "- ".repeat(256)),
-            format!("kpi no = {}true", "not ".repeat(256)),
+            // A KPI is a number (KB0201 for true/false): the chain is a dim's condition.
+            format!("{CALLS}dim no = {}calls.abandoned", "not ".repeat(256)),
         ] {
             let checked = check_source(&text);
             assert!(checked.diagnostics.is_empty(), "{}", human(&checked));
@@ -455,7 +456,11 @@ fn corpus_dir() -> PathBuf {
 }
 
 fn options() -> CheckOptions<'static> {
-    CheckOptions { schemas: Some(&kpiblend::eval::FileSchemas), ..CheckOptions::default() }
+    CheckOptions {
+        schemas: Some(&kpiblend::eval::FileSchemas),
+        fixtures: Some(&kpiblend::eval::FixtureFiles),
+        ..CheckOptions::default()
+    }
 }
 
 /// `.kpi` files under `tests/corpus/<dir>`, sorted.

@@ -1157,6 +1157,8 @@ const BLENDS: &str = r#"
     blend weighted = a with b weights 75%, 25% guard a >= 5 and b <= 6
     blend a with b
     blend plain_weights = a with b weights 3, 1
+    blend huge_weights = a with b weights 1.7e308, 1.7e308
+    blend huge_unequal = a with b weights 1.5e308, 0.5e308
     blend breach = a with b guard a >= 5 and b <= 4.5
     blend null_component = a with e
     blend few_component = a with c
@@ -1199,6 +1201,13 @@ fn blend_scores_are_weighted_means_of_capped_ratios() {
     // weights 3, 1 are normalised to 0.75, 0.25: same as `weighted`
     assert_eq!(r.items[item(&r, "plain_weights")].weights, [0.75, 0.25]);
     approx("plain_weights", blend(&r, "plain_weights", &[]).score, 72.5);
+
+    // weights near the top of the range normalise as small ones do: their sum would
+    // overflow, their ratios do not
+    assert_eq!(r.items[item(&r, "huge_weights")].weights, [0.5, 0.5]);
+    approx("huge_weights", blend(&r, "huge_weights", &[]).score, 75.0);
+    assert_eq!(r.items[item(&r, "huge_unequal")].weights, [0.75, 0.25]);
+    approx("huge_unequal", blend(&r, "huge_unequal", &[]).score, 72.5);
 
     // d = 0 with a lower-is-better target: 100. (70 + 100)/2 = 85
     let nonpos = blend(&r, "non_positive", &[]);
