@@ -64,6 +64,18 @@ pub fn feed_block(
         let mut accs = Vec::with_capacity(g.aggs.len());
         for &a in &g.aggs {
             let def = &program.aggregates[a];
+            // An ungrouped count of a column's values reads the column in place (the hidden
+            // counts of `emptiness` are such counts, one per column read).
+            if g.dims.is_empty()
+                && def.func == AggFunc::Count
+                && def.filter.is_none()
+                && let Some(RowExpr::Column { dataset, column, .. }) = &def.arg
+                && *dataset == frame.root
+                && let Some(n) = frame.count_values(column, keep.as_deref())
+            {
+                accs.push(Acc::Count(vec![n]));
+                continue;
+            }
             let in_agg = |message: String| BlockError { message, agg: Some(a) };
             if let std::collections::hash_map::Entry::Vacant(slot) = masks.entry(a) {
                 let own =

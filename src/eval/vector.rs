@@ -115,6 +115,26 @@ impl Frame<'_> {
         }
     }
 
+    /// The values (non-null cells) of a column of the root dataset in this chunk, among
+    /// the rows `keep` keeps, read in place; `None` when the column is not loaded.
+    pub fn count_values(&self, name: &str, keep: Option<&[u8]>) -> Option<u64> {
+        let col = (self.column)(self.root, name)?;
+        let rows = self.rows.clone();
+        let kept = |i: usize| keep.is_none_or(|k| k[i] == TRUE);
+        let n = match &col.data {
+            ColumnData::Num(v) => {
+                v[rows].iter().enumerate().filter(|&(i, x)| kept(i) && !x.is_nan()).count()
+            }
+            ColumnData::Bool(v) => {
+                v[rows].iter().enumerate().filter(|&(i, &b)| kept(i) && b != NULL).count()
+            }
+            ColumnData::Text { codes, .. } => {
+                codes[rows].iter().enumerate().filter(|&(i, &c)| kept(i) && c != NO_TEXT).count()
+            }
+        };
+        u64::try_from(n).ok()
+    }
+
     fn column(&self, dataset: DatasetId, name: &str) -> Result<Vector, String> {
         let col = (self.column)(dataset, name)
             .ok_or_else(|| format!("column `{name}` was not loaded"))?;
