@@ -195,5 +195,10 @@ mod tests {
         let shown = escape_value(long.as_bytes());
         assert_eq!(shown, format!("{}…", "x".repeat(60)));
         assert_eq!(escape_value("é".repeat(60).as_bytes()), "é".repeat(60));
+        // Bytes that are not UTF-8 count too, one each.
+        let bad = [0xffu8; 100];
+        assert_eq!(escape_value(&bad), format!("{}…", "\\xff".repeat(60)));
+        let mixed: Vec<u8> = b"ab".iter().copied().chain([0xfe; 70]).collect();
+        assert_eq!(escape_value(&mixed), format!("ab{}…", "\\xfe".repeat(58)));
     }
 }

@@ -497,3 +497,14 @@ fn huge_integers_infer_as_text_so_identifiers_keep_their_digits() {
 
 #[path = "structure_tests.rs"]
 mod structure;
+
+#[test]
+fn a_value_of_the_neighbouring_time_type_says_which_type_to_declare() {
+    let e = fail("d\n2026-03-14T10:00:00Z\n", &declared(&[("d", D)]));
+    assert_eq!(e.help.as_deref(), Some("this has a time of day; declare the column as `time`"));
+    let e = fail("t\n2026-03-14\n", &declared(&[("t", Ti)]));
+    assert_eq!(
+        e.help.as_deref(),
+        Some("this is a date without a time; declare the column as `date`")
+    );
+}

@@ -885,3 +885,31 @@ fn timestamp_offsets_and_nesting_limits_are_exact() {
     assert!(check(&nested(255)).is_empty(), "{:?}", check(&nested(255)));
     assert_eq!(check(&nested(256)), ["KB0003"]);
 }
+
+/// A KPI that uses a KPI of a cycle is not reported again (the cycle is the error), and every
+/// KPI stays defined, in and after the cycle.
+#[test]
+fn kpis_after_a_cycle_stay_defined_and_quiet() {
+    let text = "dataset calls = csv(\"data/calls.csv\")\nkpi a = b + count(calls)\nkpi b = a + 1\n\
+                kpi c = a * 2\nkpi d = count(calls) * 3\nkpi e = c + d\n";
+    let checked =
+        check::check_text("t.kpi", text, &support::root().join("tests/corpus/invalid"), &options());
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["KB0401"], "{}", human(&checked));
+    let names: Vec<&str> = checked.program.kpis.iter().map(|k| k.name.as_str()).collect();
+    for k in ["a", "b", "c", "d", "e"] {
+        assert!(names.contains(&k), "`{k}` is missing from {names:?}");
+    }
+}
+
+/// Messages that share a code say what is wrong with this value.
+#[test]
+fn a_quote_or_line_break_delimiter_is_refused_for_what_it_is() {
+    let root = support::root().join("tests/corpus/invalid");
+    for d in ["\\\"", "\\n", "\\r"] {
+        let text = format!("dataset calls = csv(\"data/calls.csv\", delimiter: \"{d}\")\n");
+        let checked = check::check_text("t.kpi", &text, &root, &options());
+        assert_eq!(checked.diagnostics.len(), 1, "{}", human(&checked));
+        assert_eq!(checked.diagnostics[0].message, "`delimiter` cannot be a quote or a line break");
+    }
+}

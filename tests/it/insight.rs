@@ -371,3 +371,17 @@ fn corr_is_pearsons_r_across_the_groups() {
     assert!((got - want).abs() < 1e-12, "{got} vs {want}");
     assert_eq!(r["rows"][0]["cells"][0]["n"], 3);
 }
+
+/// A note dated by a time belongs to that time's day.
+#[test]
+fn a_note_at_a_time_is_dated_by_its_day() {
+    let dir = weeks();
+    dir.write(
+        "timed.kpi",
+        &std::fs::read_to_string(dir.path().join("weeks.kpi"))
+            .unwrap()
+            .replace("note 2026-01-14 ", "note 2026-01-14T23:30:00Z "),
+    );
+    let r = json(&dir, &["eval", "timed.kpi", "--kpi", "handled", "--format", "json"]);
+    assert_eq!(r["notes"][0]["date_text"], "2026-01-14", "{r}");
+}

@@ -464,3 +464,14 @@ fn save_keeps_the_comments_of_the_loaded_file() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("# A contact-center scorecard"), "{text}");
 }
+
+#[test]
+fn loading_a_file_that_is_not_utf8_names_the_first_bad_byte() {
+    let dir = support::TempDir::new("repl-not-utf8");
+    let path = dir.path().join("bad.kpi");
+    std::fs::write(&path, b"kpi a = 1\nkpi \xe9t\xe9 = 2\n").unwrap();
+    let r = Session::new().load(&path);
+    assert!(!r.ok);
+    let at = format!("{}:2:5: file is not valid UTF-8 (byte 0xE9)", path.display());
+    assert!(r.err.contains(&at), "{}", r.err);
+}

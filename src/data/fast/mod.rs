@@ -288,6 +288,26 @@ mod tests {
     }
 
     #[test]
+    fn short_text_cells_keep_their_values_deep_into_a_block() {
+        // Short cells are keyed by a 16-byte load at their start: far into the block too.
+        let mut text = String::from("id,name,n\n");
+        for i in 0..3000 {
+            text.push_str(&format!("{i},v{},{}\n", i % 13, i % 7));
+        }
+        let want = wanted(&[("name", ColumnType::Text), ("n", ColumnType::Int)]);
+        let (layout, start) = Layout::from_header(text.as_bytes(), b',', &want).unwrap();
+        let t = parse_block(&text.as_bytes()[start..], &layout).unwrap();
+        assert_eq!(t.rows, 3000);
+        let ColumnData::Text { codes, dict } = &t.columns[0].data else { panic!("text") };
+        for (i, &c) in codes.iter().enumerate() {
+            assert_eq!(&*dict[c as usize], format!("v{}", i % 13), "row {i}");
+        }
+        assert_eq!(dict.len(), 13);
+        let ColumnData::Num(n) = &t.columns[1].data else { panic!("numbers") };
+        assert!(n.iter().enumerate().all(|(i, &x)| x == (i % 7) as f64));
+    }
+
+    #[test]
     fn parses_wanted_columns_with_quotes_crlf_and_blank_lines() {
         let text = b"id,note,wait\r\n1,\"a, \"\"b\"\"\",5.5\r\n\r\n2,,\r\n";
         let want = wanted(&[("wait", ColumnType::Number), ("note", ColumnType::Text)]);
