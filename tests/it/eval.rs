@@ -1075,6 +1075,26 @@ fn a_component_with_a_zero_target_scores_by_whether_it_holds() {
 }
 
 #[test]
+fn date_functions_read_times_through_coalesce_and_case() {
+    let p = project(
+        r#"
+        dataset t = csv("t.csv") { a: time  b: time }
+        dim day_of = day(coalesce(t.b, t.a))
+        dim week_of = week(case when t.b is null then t.a else t.b end)
+        kpi n = count(t)
+        "#,
+        &[("t", "a,b\n2026-03-14T10:00:00Z,\n2026-03-10T10:00:00Z,2026-03-16T23:00:00Z\n")],
+    );
+    let r = query(&p, &["n"], &["day_of"], None);
+    let days: Vec<String> = r.rows.iter().map(|row| format!("{:?}", row.key)).collect();
+    // 2026-03-14 is day 20,526 since 1970-01-01, 2026-03-16 day 20,528.
+    assert_eq!(keys(&r), vec![vec![Key::Num(20526.0)], vec![Key::Num(20528.0)]], "{days:?}");
+    let r = query(&p, &["n"], &["week_of"], None);
+    // Both in the ISO week that starts on Monday 2026-03-09 (day 20,521) and 2026-03-16.
+    assert_eq!(keys(&r), vec![vec![Key::Num(20521.0)], vec![Key::Num(20528.0)]]);
+}
+
+#[test]
 fn two_dims_keep_true_false_null_and_zero_apart() {
     let p = project(
         r#"
