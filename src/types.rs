@@ -20,6 +20,10 @@ pub enum Unit {
     Points,
     /// A currency or any other named unit (`unit "USD"`).
     Custom(String),
+    /// A point in time (seconds since 1970), from `min`/`max` of a time column.
+    Time,
+    /// A day (days since 1970-01-01), from `min`/`max` of a date column.
+    Date,
 }
 
 impl Unit {
@@ -49,6 +53,8 @@ impl Unit {
             Unit::Count => "count".into(),
             Unit::Points => "points".into(),
             Unit::Custom(s) => s.clone(),
+            Unit::Time => "time".into(),
+            Unit::Date => "date".into(),
         }
     }
 

@@ -256,6 +256,8 @@ impl Checker<'_> {
             }),
             None => match &inferred {
                 Ty::Num(u) => u.clone(),
+                Ty::Time => Unit::Time,
+                Ty::Date => Unit::Date,
                 _ => Unit::Plain,
             },
         };

@@ -21,6 +21,9 @@ pub fn value(v: Option<f64>, unit: &Unit) -> String {
             format!("{} {}", grouped_decimals(v, 2), super::escape::sanitize_line(name))
         }
         Unit::Plain => plain(v),
+        Unit::Time => crate::calendar::format_time(v),
+        #[allow(clippy::cast_possible_truncation)]
+        Unit::Date => crate::calendar::format_date(v.floor() as i64),
     }
 }
 

@@ -144,6 +144,9 @@ pub fn change_text(change: f64, unit: &Unit) -> String {
         Unit::Percent => format!("{} pp", format::trim(change.abs() * 100.0, 1)),
         Unit::Points => format!("{:.0}", change.abs()),
         Unit::Count | Unit::Plain => format::trim(change.abs(), 3),
+        // Between two times, a duration; between two days, a number of days.
+        Unit::Time => format::duration(change.abs()),
+        Unit::Date => format!("{} d", format::trim(change.abs(), 3)),
         u => format::value(Some(change.abs()), u),
     };
     format!("{sign}{magnitude}")

@@ -1095,6 +1095,29 @@ fn date_functions_read_times_through_coalesce_and_case() {
 }
 
 #[test]
+fn the_latest_time_and_the_earliest_date_show_as_a_time_and_a_date() {
+    let dir = support::TempDir::new("time-kpis");
+    dir.write("t.csv", "ts,d\n2026-03-14T10:00:00Z,2026-03-14\n2026-03-15T08:30:00Z,2026-03-12\n");
+    dir.write(
+        "t.kpi",
+        "dataset t = csv(\"t.csv\") { ts: time  d: date }\nkpi last = max(t.ts)\n\
+         kpi first_day = min(t.d)\nkpi span = max(t.ts) - min(t.ts)\n",
+    );
+    let o = support::kpiblend(dir.path(), &["eval", "t.kpi"]);
+    let table = support::stdout(&o);
+    assert!(table.contains("last         2026-03-15T08:30:00Z"), "{table}");
+    assert!(table.contains("first_day              2026-03-12"), "{table}");
+    assert!(table.contains("span                      22h 30m"), "{table}");
+    let o = support::kpiblend(dir.path(), &["eval", "t.kpi", "--format", "json"]);
+    let json: Json = serde_json::from_str(&support::stdout(&o)).unwrap();
+    assert_eq!(json["items"][0]["unit"], "time");
+    assert_eq!(json["items"][1]["unit"], "date");
+    // Values stay raw: seconds and days since 1970.
+    assert_eq!(json["rows"][0]["cells"][0]["value"], 1_773_563_400.0);
+    assert_eq!(json["rows"][0]["cells"][1]["value"], 20_524.0);
+}
+
+#[test]
 fn two_dims_keep_true_false_null_and_zero_apart() {
     let p = project(
         r#"
