@@ -3,6 +3,10 @@
 use crate::program::{Bound, CmpOp};
 use crate::types::Unit;
 
+/// From here on, numbers are shown in scientific notation (and durations in seconds):
+/// whole numbers of more digits would not read, and hours past it overflow.
+const HUGE: f64 = 1e15;
+
 /// A value in its unit; `–` for null.
 pub fn value(v: Option<f64>, unit: &Unit) -> String {
     let Some(v) = v else { return "–".into() };
@@ -15,6 +19,7 @@ pub fn value(v: Option<f64>, unit: &Unit) -> String {
         Unit::Hours => duration(v * 3600.0),
         Unit::Percent => format!("{}%", trim(v * 100.0, 1)),
         Unit::Points if v.round() == 0.0 => "0".into(),
+        Unit::Points if v.abs() >= HUGE => format!("{}{}", if v > 0.0 { "+" } else { "" }, plain(v)),
         Unit::Points => format!("{:+}", v.round() as i64),
         Unit::Count => grouped(v),
         Unit::Custom(name) => {
@@ -45,6 +50,9 @@ pub fn bound(b: Option<crate::program::Bound>, unit: &Unit) -> String {
 pub fn duration(secs: f64) -> String {
     let sign = if secs < 0.0 { "-" } else { "" };
     let s = secs.abs();
+    if s >= HUGE {
+        return format!("{sign}{}s", plain(s));
+    }
     if s < 60.0 {
         return format!("{sign}{}s", trim(s, 1));
     }
@@ -60,7 +68,11 @@ pub fn duration(secs: f64) -> String {
 /// A plain number: whole numbers with separators, others to 2 decimals (3 significant
 /// digits for small values).
 pub fn plain(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
+    if v.abs() >= HUGE {
+        // Past 15 digits, in scientific notation rather than a wall of digits.
+        return format!("{v:.3e}");
+    }
+    if v.fract() == 0.0 {
         return grouped(v);
     }
     if v.abs() < 10.0 {
@@ -126,5 +138,10 @@ mod tests {
         assert_eq!(value(Some(-0.2346), &Unit::Plain), "-0.235");
         assert_eq!(value(None, &Unit::Plain), "–");
         assert_eq!(bound(Some(Bound { op: CmpOp::Le, value: 360.0 }), &Unit::Seconds), "≤ 6m");
+        // Huge values are never clamped to the largest integer.
+        assert_eq!(value(Some(1.7e308), &Unit::Plain), "1.700e308");
+        assert_eq!(value(Some(-2.5e19), &Unit::Seconds), "-2.500e19s");
+        assert_eq!(value(Some(1e20), &Unit::Points), "+1.000e20");
+        assert_eq!(value(Some(999_999_999_999_999.0), &Unit::Plain), "999,999,999,999,999");
     }
 }
