@@ -508,3 +508,14 @@ fn a_value_of_the_neighbouring_time_type_says_which_type_to_declare() {
         Some("this is a date without a time; declare the column as `date`")
     );
 }
+
+#[test]
+fn limits_are_named_in_the_largest_whole_unit() {
+    use super::source::show_bytes;
+    assert_eq!(show_bytes(1 << 20), "1 MiB");
+    assert_eq!(show_bytes(3 << 20), "3 MiB");
+    assert_eq!(show_bytes(64 << 10), "64 KiB");
+    assert_eq!(show_bytes((1 << 20) + 1024), "1025 KiB");
+    assert_eq!(show_bytes(1000), "1000 bytes");
+    assert_eq!(show_bytes(0), "0 bytes");
+}
