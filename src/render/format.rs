@@ -19,7 +19,9 @@ pub fn value(v: Option<f64>, unit: &Unit) -> String {
         Unit::Hours => duration(v * 3600.0),
         Unit::Percent => format!("{}%", trim(v * 100.0, 1)),
         Unit::Points if v.round() == 0.0 => "0".into(),
-        Unit::Points if v.abs() >= HUGE => format!("{}{}", if v > 0.0 { "+" } else { "" }, plain(v)),
+        Unit::Points if v.abs() >= HUGE => {
+            format!("{}{}", if v > 0.0 { "+" } else { "" }, plain(v))
+        }
         Unit::Points => format!("{:+}", v.round() as i64),
         Unit::Count => grouped(v),
         Unit::Custom(name) => {

@@ -45,7 +45,7 @@ impl Session {
             &source.text,
             &self.base_dir,
             &crate::check::CheckOptions {
-                params: self.params.clone(),
+                params: self.params_in_force(),
                 data: self.data_paths.clone(),
                 ..Default::default()
             },

@@ -206,13 +206,29 @@ impl Session {
         for (name, table) in &self.tables {
             p.bind_table(name, Arc::clone(table));
         }
-        for (k, v) in &self.params {
-            p.set_param(k, v);
+        for (k, v) in self.params_in_force() {
+            p.set_param(&k, &v);
         }
         for (k, v) in &self.data_paths {
             p.set_data_path(k, v);
         }
         p
+    }
+
+    /// The `--param` overrides to apply: those naming something the session defines. A
+    /// session started without a file may get a param's override before its definition;
+    /// until then it waits, instead of failing every line typed (with an import, the
+    /// imported names are not known here: all apply, and an unknown one is an error).
+    fn params_in_force(&self) -> Vec<(String, String)> {
+        let imports = self
+            .stmts
+            .iter()
+            .any(|s| s.name.is_none() && s.text.trim_start().starts_with("import"));
+        self.params
+            .iter()
+            .filter(|(name, _)| imports || self.stmts.iter().any(|s| s.name.as_ref() == Some(name)))
+            .cloned()
+            .collect()
     }
 
     /// The statements as one text, with their comments, remembering where each was written.

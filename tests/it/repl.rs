@@ -475,3 +475,16 @@ fn loading_a_file_that_is_not_utf8_names_the_first_bad_byte() {
     let at = format!("{}:2:5: file is not valid UTF-8 (byte 0xE9)", path.display());
     assert!(r.err.contains(&at), "{}", r.err);
 }
+
+#[test]
+fn a_param_override_waits_for_its_definition_without_a_file() {
+    // `kpiblend repl --param x=1` with no file: lines before `param x` are not refused
+    // for it, and the definition takes the override.
+    let mut s = Session::new();
+    s.set_overrides(vec![("x".into(), "1".into())], Vec::new());
+    ok(&mut s, "kpi k = 1");
+    ok(&mut s, "param x = 5");
+    ok(&mut s, "kpi j = x * 2");
+    s.handle(":format csv");
+    assert_eq!(ok(&mut s, "j"), "item,kind,value,status\nj,kpi,2,none\n");
+}
