@@ -1661,6 +1661,24 @@ fn cli_json_values_on_the_fixture() {
 }
 
 #[test]
+fn a_breach_names_each_failed_part_of_its_guard_as_written() {
+    let r = scorecard(
+        r#"
+        dataset t = csv("t.csv")
+        kpi x = avg(t.v) target >= 1
+        kpi y = count(t) target >= 1
+        blend b = x with y guard -x >= -5 and not y >= 2 and x <= 100
+        "#,
+        &[("t", "v\n8\n12\n")],
+    );
+    let Cell::Blend(b) = &r.rows[0].cells[r.item("b").unwrap()] else { panic!("a blend") };
+    assert_eq!(b.verdict, Verdict::Breach);
+    let guard = b.guard.as_ref().expect("a guard");
+    // x = 10, y = 2: `-x >= -5` and `not y >= 2` fail, `x <= 100` holds.
+    assert_eq!(guard.failed, ["-x >= -5 (x = 10)", "not y >= 2 (y = 2)"]);
+}
+
+#[test]
 fn cli_json_breach_lists_the_failed_guard_part() {
     let dir = support::root().join("tests/fixtures/eval/fail_on");
     let j = eval_json(&dir, &["eval", "breach.kpi", "--format", "json"]);
