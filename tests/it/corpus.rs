@@ -884,6 +884,10 @@ fn timestamp_offsets_and_nesting_limits_are_exact() {
     let nested = |minus: usize| format!("kpi k = ({}1)\n", "-".repeat(minus));
     assert!(check(&nested(255)).is_empty(), "{:?}", check(&nested(255)));
     assert_eq!(check(&nested(256)), ["KB0003"]);
+    // 1,024 chained additions are 1,024 levels: the deepest accepted.
+    let chain = |n: usize| format!("kpi k = 1{}\n", " + 1".repeat(n));
+    assert!(check(&chain(1024)).is_empty(), "{:?}", check(&chain(1024)));
+    assert_eq!(check(&chain(1025)), ["KB0003"]);
 }
 
 /// A KPI that uses a KPI of a cycle is not reported again (the cycle is the error), and every
