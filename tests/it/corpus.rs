@@ -917,3 +917,19 @@ fn a_quote_or_line_break_delimiter_is_refused_for_what_it_is() {
         assert_eq!(checked.diagnostics[0].message, "`delimiter` cannot be a quote or a line break");
     }
 }
+
+/// `warn ==` and `warn !=` are never "the same direction" as a target, whichever it is.
+#[test]
+fn a_warn_bound_must_point_the_way_its_target_does() {
+    let root = support::root().join("tests/corpus/invalid");
+    for (target, warn) in
+        [("<= 6m", "== 7m"), (">= 75%", "!= 70%"), ("<= 6m", "!= 7m"), (">= 75%", "== 70%")]
+    {
+        let text = format!(
+            "dataset calls = csv(\"data/calls.csv\")\nkpi k = avg(calls.talk_s) target {target} warn {warn}\n"
+        );
+        let checked = check::check_text("t.kpi", &text, &root, &options());
+        let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code.as_str()).collect();
+        assert!(codes.contains(&"KB0406"), "target {target} warn {warn}: {}", human(&checked));
+    }
+}

@@ -784,6 +784,27 @@ fn s08_rows_an_aggregate_filters_out_are_not_flagged() {
     assert!(err.contains(" --> t.csv (record 2)\n ::: t.kpi:3:17\n"), "{err}");
 }
 
+/// S08: a time picked by `case` (with or without `else`) or `coalesce` is still a time.
+#[test]
+fn s08_durations_through_case_and_coalesce_are_flagged() {
+    let dir = project_dir(
+        "s08-case",
+        "dataset t = csv(\"t.csv\") { a: time  b: time  ok: bool }\n\
+         kpi no_else = avg(case when t.ok then t.b end - t.a)\n\
+         kpi with_else = avg(case when t.ok then t.b else t.a end - t.a)\n\
+         kpi picked = avg(coalesce(t.b, t.a) - t.a)\n",
+        b"a,b,ok\n2026-03-14T10:00:00Z,2026-03-14T09:59:00Z,true\n",
+    );
+    for kpi in ["no_else", "with_else", "picked"] {
+        let o = support::kpiblend(dir.path(), &["eval", "t.kpi", "--kpi", kpi]);
+        let err = support::stderr(&o);
+        assert!(
+            err.contains("warning[KB0509]: 1 row of `t` has a negative duration"),
+            "{kpi}: {err}"
+        );
+    }
+}
+
 /// S08, the rest of the row: the negative duration is flagged.
 #[test]
 fn s08_negative_durations_are_flagged() {
