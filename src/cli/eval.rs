@@ -64,8 +64,8 @@ pub struct EvalArgs {
     /// Stop when a grouping produces more groups than this
     #[arg(long, default_value_t = eval::MAX_GROUPS)]
     pub max_groups: usize,
-    /// Worker threads (default: all cores; results do not depend on it)
-    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    /// Worker threads, at most 256 (default: all cores; results do not depend on it)
+    #[arg(long, default_value_t = 0, hide_default_value = true, value_parser = threads_arg)]
     pub threads: usize,
 }
 
@@ -232,6 +232,18 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         _ => Outcome::Ok,
     })
 }
+
+/// `--threads N`: a count of threads up to [`MAX_THREADS`] (more cost memory and time and
+/// help nothing: a file is read in blocks of megabytes).
+fn threads_arg(text: &str) -> Result<usize, String> {
+    let n: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if n > MAX_THREADS {
+        return Err(format!("at most {MAX_THREADS}"));
+    }
+    Ok(n)
+}
+
+const MAX_THREADS: usize = 256;
 
 /// The command line's `--kpi/--by/--where` as a view definition, one part per line so
 /// diagnostics point at the part that is wrong.

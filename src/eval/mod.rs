@@ -154,7 +154,9 @@ fn run(
         filter: req.filter.as_ref(),
         max_groups: req.max_groups,
         cancel: req.cancel.clone(),
-        threads: if req.threads == 0 { scan::default_threads() } else { req.threads },
+        // More threads than this help nothing (a file is read in blocks of megabytes) and
+        // each costs a stack and buffers: a host asking for a million gets 256.
+        threads: if req.threads == 0 { scan::default_threads() } else { req.threads.min(256) },
         progress: req.progress.as_ref(),
         files,
         guards: req

@@ -97,6 +97,12 @@ pub fn key_text(k: &Key, kind: KeyKind) -> String {
     sanitize_line(&key_value(k, kind))
 }
 
+/// A number as a group key: every digit it has (two keys never print alike), no thousands
+/// separators (keys are often ids); very large or small ones in scientific notation.
+fn number_key(x: f64) -> String {
+    if x != 0.0 && (x.abs() >= 1e15 || x.abs() < 1e-6) { format!("{x:e}") } else { format!("{x}") }
+}
+
 /// A group key part as text, unescaped (for CSV and JSON, which quote it themselves).
 fn key_value(k: &Key, kind: KeyKind) -> String {
     match (k, kind) {
@@ -104,7 +110,7 @@ fn key_value(k: &Key, kind: KeyKind) -> String {
         #[allow(clippy::cast_possible_truncation)]
         (Key::Num(d), KeyKind::Date) => calendar::format_date(*d as i64),
         (Key::Num(t), KeyKind::Time) => calendar::format_time(*t),
-        (Key::Num(x), _) => format::plain(*x),
+        (Key::Num(x), _) => number_key(*x),
         (Key::Bool(b), _) => b.to_string(),
         (Key::Text(s), _) => s.to_string(),
     }

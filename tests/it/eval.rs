@@ -2148,3 +2148,34 @@ fn data_limit_errors_point_at_the_documented_limits_not_at_settings_that_do_not_
         assert!(!err.contains("raise `max_"), "{name}: {err}");
     }
 }
+
+#[test]
+fn number_keys_show_every_digit_and_no_separators() {
+    let p = project(
+        r#"
+        dataset t = csv("t.csv")
+        dim k = t.a
+        kpi n = count(t)
+        "#,
+        &[("t", "a\n1234.5678\n1234.5679\n0.000012345\n1e-9\n1001\n")],
+    );
+    let r = query(&p, &["n"], &["k"], None);
+    let csv = kpiblend::render::table::csv(&r);
+    assert_eq!(
+        csv,
+        "k,item,kind,value,status\n1e-9,n,kpi,1,none\n0.000012345,n,kpi,1,none\n\
+         1001,n,kpi,1,none\n1234.5678,n,kpi,1,none\n1234.5679,n,kpi,1,none\n"
+    );
+    let table = kpiblend::render::table::human(&r, false);
+    assert!(table.contains("1234.5678 ") && table.contains("1234.5679 "), "{table}");
+}
+
+#[test]
+fn more_than_256_threads_is_a_usage_error() {
+    let o = support::kpiblend(
+        &support::root(),
+        &["eval", "examples/contact_center.kpi", "--threads", "100000"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(support::stderr(&o).contains("at most 256"), "{}", support::stderr(&o));
+}
