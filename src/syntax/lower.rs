@@ -745,7 +745,8 @@ fn number(text: &str) -> Option<f64> {
         .next()
         .is_some_and(|m| m.chars().any(|c| c.is_ascii_digit() && c != '0'));
     let is_integer = !clean.contains(['.', 'e', 'E']);
-    let exact = !is_integer || v <= 9_007_199_254_740_992.0;
+    // Judged on the digits: 2^53 + 1 parses to 2^53, which would pass a test on the value.
+    let exact = !is_integer || clean.parse::<u64>().is_ok_and(|n| n <= 1 << 53);
     (v.is_finite() && (v != 0.0 || !nonzero_digits) && exact).then_some(v)
 }
 

@@ -933,3 +933,18 @@ fn a_warn_bound_must_point_the_way_its_target_does() {
         assert!(codes.contains(&"KB0406"), "target {target} warn {warn}: {}", human(&checked));
     }
 }
+
+/// Whole-number literals are exact up to 2^53 and refused past it, judged on their digits.
+#[test]
+fn whole_number_literals_past_2_pow_53_are_refused() {
+    let root = support::root().join("tests/corpus/invalid");
+    let check = |n: &str| {
+        let c = check::check_text("t.kpi", &format!("param p = {n}\n"), &root, &options());
+        c.diagnostics.iter().map(|d| d.code.as_str()).collect::<Vec<_>>()
+    };
+    assert!(check("9007199254740992").is_empty());
+    assert!(check("9_007_199_254_740_992").is_empty());
+    assert_eq!(check("9007199254740993"), ["KB0006"]);
+    assert_eq!(check("9_007_199_254_740_993"), ["KB0006"]);
+    assert_eq!(check("99999999999999999999999"), ["KB0006"]);
+}
