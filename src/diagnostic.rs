@@ -155,7 +155,7 @@ codes! {
     InvalidLiteral = "KB0007",
     /// the source file exceeds the size limit
     FileTooLarge = "KB0008",
-    /// a clause or a `csv(...)` option given twice, or more than one `where` in one call
+    /// a clause, a `csv(...)` option or a `by` dim given twice, or more than one `where` in one call
     DuplicateClause = "KB0009",
     /// a KPI file that cannot be read
     CannotRead = "KB0010",

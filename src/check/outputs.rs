@@ -247,7 +247,16 @@ impl Checker<'_> {
         for d in ids {
             match self.lookup(&d.name) {
                 Some(s) if s.kind == SymKind::Dim => {
-                    if !self.poisoned.contains(&d.name) {
+                    if let Some(&(_, first)) = out.iter().find(|(id, _)| *id == s.index) {
+                        self.error(
+                            Diagnostic::error(
+                                Code::DuplicateClause,
+                                format!("`by` names dim `{}` twice", d.name),
+                            )
+                            .at(d.span, "given again here")
+                            .also(first, "first given here"),
+                        );
+                    } else if !self.poisoned.contains(&d.name) {
                         out.push((s.index, d.span));
                     }
                 }

@@ -948,3 +948,21 @@ fn whole_number_literals_past_2_pow_53_are_refused() {
     assert_eq!(check("9_007_199_254_740_993"), ["KB0006"]);
     assert_eq!(check("99999999999999999999999"), ["KB0006"]);
 }
+
+/// A dim named twice in `by` (a view's, or `--by site,site`) is an error at the second.
+#[test]
+fn a_dim_named_twice_in_by_is_refused() {
+    let text = "dataset calls = csv(\"data/calls.csv\")\ndim site = calls.site\n\
+                kpi n = count(calls)\nview v = n by site, site\n";
+    let checked =
+        check::check_text("t.kpi", text, &support::root().join("tests/corpus/invalid"), &options());
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["KB0009"], "{}", human(&checked));
+    assert_eq!(checked.diagnostics[0].message, "`by` names dim `site` twice");
+    let o = support::kpiblend(
+        &support::root(),
+        &["eval", "examples/contact_center.kpi", "--by", "site,site"],
+    );
+    assert_ne!(o.status.code(), Some(0));
+    assert!(support::stderr(&o).contains("`by` names dim `site` twice"), "{}", support::stderr(&o));
+}
