@@ -45,6 +45,17 @@ impl Grain {
     }
 
     /// The first day (a day number) of the period containing `day`.
+    /// Days in the longest period: from a period's first day, this many days on is in the
+    /// next period.
+    pub fn longest_days(self) -> i64 {
+        match self {
+            Grain::Day => 1,
+            Grain::Week => 7,
+            Grain::Month => 31,
+            Grain::Quarter => 92,
+        }
+    }
+
     pub fn start(self, day: i64) -> i64 {
         match self {
             Grain::Day => day,

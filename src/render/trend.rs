@@ -58,20 +58,33 @@ impl Trend {
         let rows: Vec<_> =
             report.rows.iter().filter(|r| matches!(r.key.first(), Some(Key::Num(_)))).collect();
         #[allow(clippy::cast_possible_truncation)]
-        let days: Vec<i64> = rows
+        let row_days: Vec<i64> = rows
             .iter()
             .map(|r| if let Some(Key::Num(d)) = r.key.first() { *d as i64 } else { 0 })
             .collect();
+        // Every period from the first to the last, those without rows too: a gap shows as a
+        // gap, and "the period before" is the one before, not the last one with data.
+        let mut days = Vec::new();
+        if let (Some(&first), Some(&last)) = (row_days.first(), row_days.last()) {
+            let mut d = first;
+            while d <= last {
+                days.push(d);
+                d = grain.start(d + grain.longest_days());
+            }
+        }
+        let row_at = |d: i64| row_days.iter().position(|&x| x == d).map(|i| rows[i]);
         let items = report
             .items
             .iter()
             .enumerate()
             .map(|(i, meta)| {
-                let series: Vec<Option<f64>> = rows
+                let series: Vec<Option<f64>> = days
                     .iter()
-                    .map(|r| match &r.cells[i] {
-                        Cell::Kpi(k) => k.value,
-                        Cell::Blend(b) => b.score,
+                    .map(|&d| {
+                        row_at(d).and_then(|r| match &r.cells[i] {
+                            Cell::Kpi(k) => k.value,
+                            Cell::Blend(b) => b.score,
+                        })
                     })
                     .collect();
                 let last = series.last().copied().flatten();
@@ -157,7 +170,8 @@ pub fn human(t: &Trend, color: bool) -> String {
     let (Some(first), Some(last)) = (t.periods.first(), t.periods.last()) else {
         return "no periods: no rows have a time\n".into();
     };
-    let _ = writeln!(out, "{} {}s, {first} to {last}\n", t.periods.len(), t.grain);
+    let n = t.periods.len();
+    let _ = writeln!(out, "{n} {}{}, {first} to {last}\n", t.grain, if n == 1 { "" } else { "s" });
     let names: Vec<String> = t.items.iter().map(|i| sanitize_line(&i.name)).collect();
     let name_w = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(4);
     let value_w = t

@@ -385,3 +385,24 @@ fn a_note_at_a_time_is_dated_by_its_day() {
     let r = json(&dir, &["eval", "timed.kpi", "--kpi", "handled", "--format", "json"]);
     assert_eq!(r["notes"][0]["date_text"], "2026-01-14", "{r}");
 }
+
+/// Weeks without rows are in the trend as gaps: the last week is compared with the week
+/// before it (empty here, so no change is claimed), not with the last week that had data.
+#[test]
+fn a_trend_keeps_empty_periods_as_gaps() {
+    let dir = TempDir::new("insight-gaps");
+    dir.write(
+        "g.csv",
+        "at,v\n2026-03-02T10:00:00Z,10\n2026-03-03T10:00:00Z,20\n2026-03-23T10:00:00Z,50\n",
+    );
+    dir.write("g.kpi", "dataset t = csv(\"g.csv\")\nkpi s = avg(t.v) target >= 1\n");
+    let t = json(&dir, &["eval", "g.kpi", "--trend", "week", "--format", "json"]);
+    assert_eq!(
+        t["periods"],
+        serde_json::json!(["2026-03-02", "2026-03-09", "2026-03-16", "2026-03-23"])
+    );
+    assert_eq!(t["items"][0]["series"], serde_json::json!([15.0, null, null, 50.0]));
+    assert_eq!(t["items"][0]["change"], serde_json::Value::Null);
+    let text = stdout(&kpiblend(dir.path(), &["eval", "g.kpi", "--trend", "month"]));
+    assert!(text.starts_with("1 month, 2026-03-01 to 2026-03-01\n"), "{text}");
+}
