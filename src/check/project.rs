@@ -82,7 +82,7 @@ impl Project {
 
 /// `path` made absolute, its longest existing prefix canonicalised (symlinks followed)
 /// and the rest added as written.
-fn resolve(path: &Path) -> PathBuf {
+pub fn resolve(path: &Path) -> PathBuf {
     let path = if path.as_os_str().is_empty() { Path::new(".") } else { path };
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let parts: Vec<Component<'_>> = absolute.components().collect();

@@ -65,6 +65,7 @@
 mod comments;
 pub mod erase;
 mod expr;
+pub(crate) use expr::escaped;
 mod items;
 #[cfg(test)]
 mod tests;

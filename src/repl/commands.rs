@@ -29,7 +29,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("by", ":by DIM, ...           group every query by these dims (`:by` alone clears)"),
     ("format", ":format table|json|csv how results are shown"),
     ("timer", ":timer on|off          show how long each query takes"),
-    ("save", ":save FILE             write the session's definitions to FILE"),
+    (
+        "save",
+        ":save FILE             write the session's definitions to FILE (a new file or the loaded one)",
+    ),
+    ("save!", ":save! FILE            the same, over any other existing file but the data"),
     ("quit", ":quit                  leave (also Ctrl-D)"),
 ];
 
@@ -50,19 +54,7 @@ impl Session {
             "show" => self.show(rest),
             "explain" => self.explain(rest),
             "set" => self.set(rest),
-            "by" => {
-                self.by = rest
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect();
-                Reply::ok(if self.by.is_empty() {
-                    "queries are not grouped\n".into()
-                } else {
-                    format!("queries are grouped by {}\n", self.by.join(", "))
-                })
-            }
+            "by" => self.group_by(rest),
             "format" => match rest {
                 "table" => self.set_format(Format::Table),
                 "json" => self.set_format(Format::Json),
@@ -76,7 +68,8 @@ impl Session {
                 }
                 _ => Reply::fail("usage: :timer on|off\n"),
             },
-            "save" if !rest.is_empty() => self.save(Path::new(rest)),
+            "save" if !rest.is_empty() => self.save(Path::new(rest), false),
+            "save!" if !rest.is_empty() => self.save(Path::new(rest), true),
             _ => {
                 if let Some((_, usage)) = COMMANDS.iter().find(|(c, _)| *c == cmd) {
                     return Reply::fail(format!(
@@ -95,12 +88,46 @@ impl Session {
         }
     }
 
+    /// `:by site, queue`: every name a dim of the session, none twice (a query would
+    /// fail later, pointing at text the user never typed).
+    fn group_by(&mut self, rest: &str) -> Reply {
+        let names: Vec<&str> = rest.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        let dims: Vec<&str> = self
+            .program()
+            .map(|p| p.dims.iter().map(|d| d.name.as_str()).collect())
+            .unwrap_or_default();
+        for (i, name) in names.iter().enumerate() {
+            if !dims.contains(name) {
+                let mut msg = format!("error: `{}` is not a dim", sanitize_line(name));
+                match suggest::similar(name, dims.iter().copied()) {
+                    Some(s) => {
+                        let _ = write!(msg, "\n  = help: did you mean `{s}`?");
+                    }
+                    None if !dims.is_empty() => {
+                        let _ = write!(msg, "\n  = help: the dims are {}", dims.join(", "));
+                    }
+                    None => {}
+                }
+                return Reply::fail(msg + "\n");
+            }
+            if names[..i].contains(name) {
+                return Reply::fail(format!("error: dim `{name}` is given twice\n"));
+            }
+        }
+        self.by = names.into_iter().map(String::from).collect();
+        Reply::ok(if self.by.is_empty() {
+            "queries are not grouped\n".into()
+        } else {
+            format!("queries are grouped by {}\n", self.by.join(", "))
+        })
+    }
+
     fn set_format(&mut self, f: Format) -> Reply {
         self.format = f;
         Reply::ok("")
     }
 
-    fn program(&self) -> Option<&Program> {
+    pub(super) fn program(&self) -> Option<&Program> {
         self.checked.as_ref().map(|c| &c.program)
     }
 
@@ -277,31 +304,6 @@ impl Session {
         }
         self.checked = Some(checked);
         Reply::ok(format!("{name} = {value}\n"))
-    }
-
-    fn save(&self, path: &Path) -> Reply {
-        // Saved in the canonical layout (as `kpiblend fmt` would write it).
-        let raw = self.source().text;
-        let text = crate::format::format_source(&path.display().to_string(), &raw).unwrap_or(raw);
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(
-            ".{}.tmp",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("kpiblend")
-        ));
-        let result = std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path));
-        match result {
-            Ok(()) => {
-                Reply::ok(format!("saved {} definitions to {}\n", self.stmts.len(), path.display()))
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Reply::fail(format!(
-                    "error: cannot write {}: {}\n",
-                    path.display(),
-                    crate::check::io_reason(&e)
-                ))
-            }
-        }
     }
 }
 

@@ -15,6 +15,7 @@ mod commands;
 pub mod complete;
 mod data;
 mod origin;
+mod save;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

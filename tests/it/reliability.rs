@@ -1246,7 +1246,7 @@ fn f09_fmt_replaces_files_atomically() {
     let saved = dir.path().join("saved.kpi");
     std::fs::write(&saved, "old\n").unwrap();
     let before = std::fs::metadata(&saved).unwrap().ino();
-    let reply = session.handle(&format!(":save {}", saved.display()));
+    let reply = session.handle(&format!(":save! {}", saved.display()));
     assert!(reply.ok, "{}", reply.err);
     assert_ne!(std::fs::metadata(&saved).unwrap().ino(), before, ":save wrote in place");
     assert!(std::fs::read_to_string(&saved).unwrap().contains("kpi n = count(t)"));

@@ -184,6 +184,21 @@ fn set_changes_a_param_and_by_sets_a_default_grouping() {
 }
 
 #[test]
+fn by_takes_only_the_sessions_dims_each_once() {
+    let mut s = loaded();
+    ok(&mut s, ":by site");
+    let err = fails(&mut s, ":by sit");
+    assert_eq!(err, "error: `sit` is not a dim\n  = help: did you mean `site`?\n");
+    let err = fails(&mut s, ":by queue, nosuch");
+    assert!(err.starts_with("error: `nosuch` is not a dim\n"), "{err}");
+    assert_eq!(fails(&mut s, ":by site, site"), "error: dim `site` is given twice\n");
+    // A refused `:by` leaves the grouping as it was.
+    s.handle(":format csv");
+    assert!(ok(&mut s, "aht").starts_with("site,item,"));
+    assert_eq!(ok(&mut s, ":by queue, site"), "queries are grouped by queue, site\n");
+}
+
+#[test]
 fn formats_and_timer() {
     let mut s = loaded();
     ok(&mut s, ":format json");
@@ -195,10 +210,30 @@ fn formats_and_timer() {
     assert!(fails(&mut s, ":format xml").contains("usage"));
 }
 
+/// A copy of `examples/` (the KPI file and its data) in its own project, and a session
+/// with the copy loaded.
+fn examples_copy(tag: &str) -> (support::TempDir, Session) {
+    let dir = support::TempDir::new(tag);
+    for file in ["contact_center.kpi", "data/calls.csv", "data/surveys.csv"] {
+        dir.write(file, &std::fs::read_to_string(root().join("examples").join(file)).unwrap());
+    }
+    // The project root, so a file saved in a subdirectory may name `../data`.
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let mut s = Session::new();
+    let reply = s.load(&dir.path().join("contact_center.kpi"));
+    assert!(reply.ok, "{}", reply.err);
+    (dir, s)
+}
+
+#[track_caller]
+fn checks_clean(path: &std::path::Path) {
+    let checked = kpiblend::check::check_path(path, &Default::default());
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+}
+
 #[test]
 fn save_writes_a_file_that_loads_back() {
-    let dir = support::TempDir::new("repl-save");
-    let mut s = loaded();
+    let (dir, mut s) = examples_copy("repl-save");
     ok(&mut s, "kpi fast_answer = rate(calls.wait_s <= 10s) target >= 60%");
     let path = dir.path().join("session.kpi");
     let out = ok(&mut s, &format!(":save {}", path.display()));
@@ -208,12 +243,80 @@ fn save_writes_a_file_that_loads_back() {
         text.contains("kpi fast_answer = rate(calls.wait_s <= 10s)  target >= 60%"),
         "saved in the canonical layout:\n{text}"
     );
-    // The saved file names its data relative to the example; check it there.
-    let copy = root().join("examples").join(format!("saved-{}.kpi", std::process::id()));
-    std::fs::write(&copy, &text).unwrap();
-    let checked = kpiblend::check::check_path(&copy, &Default::default());
-    std::fs::remove_file(&copy).unwrap();
-    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    checks_clean(&path);
+}
+
+#[test]
+fn save_never_writes_over_the_sessions_data() {
+    let (dir, mut s) = examples_copy("repl-save-data");
+    let calls = dir.path().join("data/calls.csv");
+    let before = std::fs::read_to_string(&calls).unwrap();
+    let err = fails(&mut s, &format!(":save {}", calls.display()));
+    assert!(err.contains("is the data of dataset `calls`; nothing was saved"), "{err}");
+    // Another spelling of the same file, and `:save!`, are refused too.
+    let spelled = dir.path().join("data/../data/./surveys.csv");
+    let err = fails(&mut s, &format!(":save! {}", spelled.display()));
+    assert!(err.contains("is the data of dataset `surveys`"), "{err}");
+    let err = fails(&mut s, &format!(":save! {}", calls.display()));
+    assert!(err.contains("is the data of dataset `calls`"), "{err}");
+    assert_eq!(std::fs::read_to_string(&calls).unwrap(), before, "the data is untouched");
+}
+
+#[test]
+fn save_writes_over_another_existing_file_only_with_a_bang() {
+    let (dir, mut s) = examples_copy("repl-save-exists");
+    let other = dir.write("other.kpi", "# mine\n");
+    let err = fails(&mut s, &format!(":save {}", other.display()));
+    assert!(err.contains("already exists and is not the loaded file"), "{err}");
+    assert!(err.contains(&format!("help: `:save! {}` writes over it", other.display())), "{err}");
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "# mine\n");
+    ok(&mut s, &format!(":save! {}", other.display()));
+    checks_clean(&other);
+    // Saving over the loaded file is saving the session's changes.
+    ok(&mut s, "kpi fast_answer = rate(calls.wait_s <= 10s)");
+    let loaded = dir.path().join("contact_center.kpi");
+    ok(&mut s, &format!(":save {}", loaded.display()));
+    assert!(std::fs::read_to_string(&loaded).unwrap().contains("kpi fast_answer"));
+    assert!(s.handle(":help").out.contains(":save! FILE"), "`:save!` is in the help");
+}
+
+#[test]
+fn save_in_another_directory_rewrites_relative_paths() {
+    let (dir, mut s) = examples_copy("repl-save-elsewhere");
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let path = dir.path().join("sub/s.kpi");
+    ok(&mut s, &format!(":save {}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("dataset calls = csv(\"../data/calls.csv\")"), "{text}");
+    assert!(text.contains("dataset surveys = csv(\"../data/surveys.csv\")"), "{text}");
+    checks_clean(&path);
+}
+
+#[test]
+fn save_in_another_directory_rewrites_imports() {
+    let (dir, mut s) = two_files("repl-save-import-elsewhere");
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    ok(&mut s, "import \"other.kpi\"");
+    let path = dir.path().join("a/b/saved.kpi");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    ok(&mut s, &format!(":save {}", path.display()));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "dataset t = csv(\"../../d.csv\")\n\nimport \"../../other.kpi\"\n"
+    );
+    checks_clean(&path);
+}
+
+#[test]
+fn save_writes_the_param_values_in_force() {
+    let (dir, mut s) = examples_copy("repl-save-param");
+    ok(&mut s, ":set answer_within = 45s");
+    let path = dir.path().join("session.kpi");
+    ok(&mut s, &format!(":save {}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("param answer_within = 45s\n"), "{text}");
+    assert!(!text.contains("20s"), "{text}");
+    checks_clean(&path);
 }
 
 #[test]
@@ -451,8 +554,7 @@ fn query_errors_show_the_line_as_typed() {
 
 #[test]
 fn save_keeps_the_comments_of_the_loaded_file() {
-    let dir = support::TempDir::new("repl-save-comments");
-    let mut s = loaded();
+    let (dir, mut s) = examples_copy("repl-save-comments");
     let path = dir.path().join("session.kpi");
     ok(&mut s, &format!(":save {}", path.display()));
     let example = std::fs::read_to_string(root().join("examples/contact_center.kpi")).unwrap();
@@ -460,7 +562,7 @@ fn save_keeps_the_comments_of_the_loaded_file() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), formatted, "as `fmt` writes it");
     // Redefining the first statement keeps the comment above it.
     ok(&mut s, "dataset calls = csv(\"data/calls.csv\")");
-    ok(&mut s, &format!(":save {}", path.display()));
+    ok(&mut s, &format!(":save! {}", path.display()));
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("# A contact-center scorecard"), "{text}");
 }

@@ -1,0 +1,141 @@
+//! `:save FILE`: the session's definitions written as a KPI file that checks where it is
+//! written. Relative paths (data files, test fixtures, imports) are rewritten to lead to
+//! the same files from the new file's directory, and each `param` carries the value in
+//! force (`:set`, `--param`). Absolute paths are left as written.
+//!
+//! A save never writes over a data file of the session, and writes over another existing
+//! file only when it is the loaded file ("save my changes") or the user says `:save!`.
+
+use std::ops::Range;
+use std::path::{Component, Path};
+
+use super::{Reply, Session};
+use crate::ast::{self, Item, TestSource};
+use crate::check::resolve_path;
+use crate::render::escape::sanitize_line;
+use crate::source::FileId;
+use crate::syntax;
+
+impl Session {
+    pub(super) fn save(&self, path: &Path, overwrite: bool) -> Reply {
+        let shown = sanitize_line(&path.display().to_string());
+        if let Some(refusal) = self.refusal(path, &shown, overwrite) {
+            return Reply::fail(refusal);
+        }
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let raw = self.saved_text(dir);
+        // Saved in the canonical layout (as `kpiblend fmt` would write it).
+        let text = crate::format::format_source(&path.display().to_string(), &raw).unwrap_or(raw);
+        let tmp = dir.join(format!(
+            ".{}.tmp",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("kpiblend")
+        ));
+        let result = std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path));
+        match result {
+            Ok(()) => Reply::ok(format!("saved {} definitions to {shown}\n", self.stmts.len())),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Reply::fail(format!(
+                    "error: cannot write {shown}: {}\n",
+                    crate::check::io_reason(&e)
+                ))
+            }
+        }
+    }
+
+    /// Why `path` must not be written, if it must not.
+    fn refusal(&self, path: &Path, shown: &str, overwrite: bool) -> Option<String> {
+        // A path that does not exist (or cannot be resolved) is nobody's file yet.
+        let target = std::fs::canonicalize(path).ok()?;
+        let same = |p: &Path| std::fs::canonicalize(p).is_ok_and(|c| c == target);
+        let data = self
+            .read_from
+            .iter()
+            .map(|(name, r)| (name.as_str(), r.path.as_path()))
+            .chain(
+                self.program()
+                    .into_iter()
+                    .flat_map(|p| p.datasets.iter().map(|d| (d.name.as_str(), d.path.as_path()))),
+            )
+            .find(|(_, p)| same(p));
+        if let Some((name, _)) = data {
+            return Some(format!(
+                "error: {shown} is the data of dataset `{name}`; nothing was saved\n"
+            ));
+        }
+        if overwrite || self.file.as_deref().is_some_and(same) {
+            return None;
+        }
+        Some(format!(
+            "error: {shown} already exists and is not the loaded file; nothing was saved\n  = help: `:save! {shown}` writes over it\n"
+        ))
+    }
+
+    /// The session's statements as they are to be saved in `dir`.
+    fn saved_text(&self, dir: &Path) -> String {
+        let text = self.source().text;
+        let parsed = syntax::parse(FileId(0), &text);
+        let (from, to) = (resolve_path(&self.base_dir), resolve_path(dir));
+        let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+        let mut path = |lit: &ast::StrLit| {
+            let written = Path::new(&lit.value);
+            if from != to && !written.has_root() && !written.is_absolute() {
+                let moved = relative(&to, &resolve_path(&from.join(written)));
+                edits.push((lit.span.range(), crate::format::escaped(&moved)));
+            }
+        };
+        for item in &parsed.module.items {
+            match item {
+                Item::Import(lit) => path(lit),
+                Item::Dataset(d) => path(&d.source.path),
+                Item::Test(t) => {
+                    for data in &t.data {
+                        if let TestSource::File(src) = &data.source {
+                            path(&src.path);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let params = self.params_in_force();
+        for item in &parsed.module.items {
+            if let Item::Param(p) = item {
+                if let Some((_, value)) = params.iter().rev().find(|(n, _)| *n == p.name.name) {
+                    edits.push((p.value.span.range(), value.clone()));
+                }
+            }
+        }
+        edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+        let mut out = text;
+        for (range, with) in edits {
+            out.replace_range(range, &with);
+        }
+        out
+    }
+}
+
+/// `target` as a path relative to the directory `from` (both resolved), with `/`.
+fn relative(from: &Path, target: &Path) -> String {
+    let from: Vec<Component<'_>> = from.components().collect();
+    let target: Vec<Component<'_>> = target.components().collect();
+    let common = from.iter().zip(&target).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); from.len() - common];
+    parts.extend(target[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    if parts.is_empty() { ".".into() } else { parts.join("/") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative;
+    use std::path::Path;
+
+    #[test]
+    fn relative_paths_climb_to_the_common_directory() {
+        let r = |a: &str, b: &str| relative(Path::new(a), Path::new(b));
+        assert_eq!(r("/p/sub", "/p/data/calls.csv"), "../data/calls.csv");
+        assert_eq!(r("/p", "/p/data/calls.csv"), "data/calls.csv");
+        assert_eq!(r("/p/a/b", "/p/c.kpi"), "../../c.kpi");
+        assert_eq!(r("/p", "/p"), ".");
+    }
+}
