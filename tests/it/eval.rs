@@ -930,6 +930,24 @@ fn stddev_is_the_sample_standard_deviation() {
     value(&r, "sd_c", &[], 2.0);
 }
 
+/// Welford's streaming update gave 2554.013949904215 for one order and ...157 for the
+/// other (found by a red-team run); the report must not depend on row order.
+#[test]
+fn stddev_does_not_depend_on_row_order() {
+    let defs = "
+        dataset t = csv(\"t.csv\") { x: number }
+        kpi sd = stddev(t.x)
+    ";
+    let bits =
+        |rows: &str| kpi(&scorecard(defs, &[("t", rows)]), "sd", &[]).value.map(f64::to_bits);
+    let a = bits("x\n5692.0\n2550.69\n7609.624\n");
+    assert_eq!(a, bits("x\n5692.0\n7609.624\n2550.69\n"));
+    assert_eq!(a, bits("x\n7609.624\n2550.69\n5692.0\n"));
+    // exactly (rational arithmetic): 2554.0139499042155212…
+    let v = f64::from_bits(a.unwrap());
+    assert!((v / 2_554.013_949_904_215_5 - 1.0).abs() < 1e-15, "{v}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Calendar dims
 // ---------------------------------------------------------------------------------------------
