@@ -251,7 +251,14 @@ pub fn percentile_cont(values: &mut [f64], q: f64) -> Option<f64> {
         return Some(low);
     }
     let high = upper.iter().copied().fold(f64::INFINITY, f64::min);
-    Some(low + (high - low) * frac)
+    let spread = high - low;
+    if spread.is_finite() {
+        Some(low + spread * frac)
+    } else {
+        // `high - low` overflows for values near both ends of the range (1e308 and
+        // -1e308) although the interpolated value fits; this form cannot overflow.
+        Some(low * (1.0 - frac) + high * frac)
+    }
 }
 
 /// The sample standard deviation (PostgreSQL `stddev_samp`): null below 2 values. Two
@@ -326,6 +333,13 @@ mod tests {
         assert_eq!(percentile_cont(&mut [2.0, 9.0], 0.0), Some(2.0));
         assert_eq!(percentile_cont(&mut [2.0, 9.0], 1.0), Some(9.0));
         assert_eq!(percentile_cont(&mut [], 0.5), None);
+    }
+
+    /// `hi - lo` overflows here although the result fits.
+    #[test]
+    fn percentile_of_values_at_both_ends_of_the_range_does_not_overflow() {
+        assert_eq!(percentile_cont(&mut [1e308, -1e308], 0.5), Some(0.0));
+        assert_eq!(percentile_cont(&mut [f64::MAX, -f64::MAX, 0.0], 0.25), Some(-f64::MAX / 2.0));
     }
 
     #[test]

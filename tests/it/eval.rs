@@ -930,6 +930,21 @@ fn stddev_is_the_sample_standard_deviation() {
     value(&r, "sd_c", &[], 2.0);
 }
 
+/// `hi - lo` overflowed in the interpolation (KB0512) although the median is 0.
+#[test]
+fn median_of_values_at_both_ends_of_the_range_is_0() {
+    let r = scorecard(
+        "
+        dataset t = csv(\"t.csv\") { x: number }
+        kpi mid = median(t.x)
+        kpi p75 = percentile(t.x, 75%)
+        ",
+        &[("t", "x\n1e308\n-1e308\n")],
+    );
+    value(&r, "mid", &[], 0.0);
+    value(&r, "p75", &[], 5e307); // -1e308 * 0.25 + 1e308 * 0.75
+}
+
 /// Welford's streaming update gave 2554.013949904215 for one order and ...157 for the
 /// other (found by a red-team run); the report must not depend on row order.
 #[test]
