@@ -1336,6 +1336,36 @@ fn blend_is_insufficient_when_a_component_or_guard_kpi_is_null_or_below_min() {
     assert_eq!(b.guard.as_ref().unwrap().holds, None);
 }
 
+/// A component whose target does not hold never scores 100 (found by a red-team run):
+/// -3 misses `<= -5` (it used to score 100 as a value at or below 0), and 10 misses the
+/// strict `> 10` (its ratio is 1).
+#[test]
+fn a_component_that_misses_its_target_never_scores_100() {
+    let r = scorecard(
+        r#"
+        dataset t = csv("t.csv") { x: number }
+        kpi neg = avg(t.x) - 13 target <= -5
+        kpi strict = avg(t.x) target > 10
+        kpi strict_low = avg(t.x) target < 10
+        kpi near = avg(t.x) target >= 10.001
+        kpi met_neg = avg(t.x) - 16 target <= -5
+        blend b = neg with strict with strict_low with near with met_neg
+        "#,
+        &[("t", "x\n10\n")],
+    );
+    let b = blend(&r, "b", &[]);
+    for c in &b.components[..4] {
+        assert_eq!(c.status, Status::Fail, "{}", c.kpi);
+        assert!(c.score.is_some_and(|s| s < 100.0), "{}: {:?}", c.kpi, c.score);
+    }
+    approx("neg", b.components[0].score, 0.0); // a non-positive target: holds or not
+    approx("strict", b.components[1].score, 99.9); // ratio 1, but missed
+    approx("strict_low", b.components[2].score, 99.9);
+    approx("near", b.components[3].score, 99.9); // 99.99…: would show as 100.0
+    assert_eq!(b.components[4].status, Status::Ok);
+    approx("met_neg", b.components[4].score, 100.0); // -6 meets <= -5
+}
+
 // ---------------------------------------------------------------------------------------------
 // Row expressions: case, in, is null, coalesce, three-valued logic, rate
 // ---------------------------------------------------------------------------------------------
