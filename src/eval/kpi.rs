@@ -312,9 +312,11 @@ impl Engine<'_> {
             GuardOut { text: blend.guard_text.clone().unwrap_or_default(), holds, failed }
         });
         let all_scored = components.iter().all(|c| c.score.is_some());
+        // A false guard breaches whatever the components: it protects quality, and an
+        // unscored component must not hide that.
         let (score, verdict) = match (&guard, all_scored) {
+            (Some(GuardOut { holds: Some(false), .. }), _) => (Some(0.0), Verdict::Breach),
             (_, false) | (Some(GuardOut { holds: None, .. }), _) => (None, Verdict::Insufficient),
-            (Some(GuardOut { holds: Some(false), .. }), true) => (Some(0.0), Verdict::Breach),
             _ => (
                 Some(components.iter().map(|c| c.weight * c.score.unwrap_or(0.0)).sum()),
                 Verdict::Pass,

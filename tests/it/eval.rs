@@ -1366,6 +1366,28 @@ fn a_component_that_misses_its_target_never_scores_100() {
     approx("met_neg", b.components[4].score, 100.0); // -6 meets <= -5
 }
 
+/// A false guard breaches even when a component is unscored (found by a red-team run:
+/// the verdict was `insufficient`, so `--fail-on breach` passed).
+#[test]
+fn a_false_guard_breaches_whatever_the_components() {
+    let r = scorecard(
+        r#"
+        dataset t = csv("t.csv") { x: number  y: number }
+        kpi one = avg(t.x) target >= 1
+        kpi nul = avg(t.y) target >= 1
+        blend g1 = one with nul guard one > 5
+        blend g2 = one with nul guard one > 0
+        "#,
+        &[("t", "x,y\n1,\n")],
+    );
+    let b = blend(&r, "g1", &[]);
+    assert_eq!(b.guard.as_ref().unwrap().holds, Some(false));
+    assert_eq!((b.verdict, b.score), (Verdict::Breach, Some(0.0)));
+    // a guard that holds leaves the unscored component insufficient
+    let b = blend(&r, "g2", &[]);
+    assert_eq!((b.verdict, b.score), (Verdict::Insufficient, None));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Row expressions: case, in, is null, coalesce, three-valued logic, rate
 // ---------------------------------------------------------------------------------------------
