@@ -28,11 +28,34 @@ pub struct Explanation {
     pub mix: f64,
     /// Σ w₂ (r₂ − r₁) over the same groups.
     pub rate: f64,
-    /// What the two parts do not account for (groups in only one period, or a KPI
-    /// that is not a volume-weighted mean).
+    /// What the two parts do not account for.
     pub residual: Option<f64>,
+    /// Where a residual can come from, for these data.
+    pub residual_causes: Vec<ResidualCause>,
     /// Every group moved one way and the total the other.
     pub simpson: bool,
+}
+
+/// Why mix and rate may not add up to the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResidualCause {
+    /// A group has a value in one period only: mix and rate leave it out.
+    OnePeriodGroups,
+    /// An overall value is not the volume-weighted mean of its groups' values (sums,
+    /// counts, medians, ratios of KPIs).
+    NotAWeightedMean,
+}
+
+impl ResidualCause {
+    pub fn text(self) -> &'static str {
+        match self {
+            ResidualCause::OnePeriodGroups => "groups in one period only",
+            ResidualCause::NotAWeightedMean => {
+                "the KPI is not a volume-weighted mean of its groups"
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,8 +128,25 @@ pub fn explain(kpi: &str, before: &Report, after: &Report) -> Explanation {
         }
         _ => false,
     };
+    let mut residual_causes = Vec::new();
+    if groups.iter().any(|g| g.before.is_some() != g.after.is_some()) {
+        residual_causes.push(ResidualCause::OnePeriodGroups);
+    }
+    let weighted =
+        |value: fn(&GroupChange) -> Option<f64>, volume: fn(&GroupChange) -> u64, all| {
+            groups.iter().filter_map(|g| value(g).map(|v| share(volume(g), all) * v)).sum::<f64>()
+        };
+    let is_mean = |total: Option<f64>, mean: f64| {
+        total.is_none_or(|t| (t - mean).abs() <= 1e-9 * t.abs().max(mean.abs()).max(1.0))
+    };
+    if !is_mean(tb, weighted(|g| g.before, |g| g.volume_before, total_before))
+        || !is_mean(ta, weighted(|g| g.after, |g| g.volume_after, total_after))
+    {
+        residual_causes.push(ResidualCause::NotAWeightedMean);
+    }
     Explanation {
         kpi: kpi.to_string(),
+        residual_causes,
         before: tb,
         after: ta,
         change,

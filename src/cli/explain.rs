@@ -225,11 +225,10 @@ fn human(e: &Explanation, after: &Report, args: &ExplainArgs) -> String {
         let _ = writeln!(out, "  due to mix (volume moving between groups):  {}", change(e.mix));
         let _ = writeln!(out, "  due to rate (values changing within groups): {}", change(e.rate));
         if let Some(r) = e.residual.filter(|r| r.abs() > 1e-9 * c.abs().max(1.0)) {
-            let _ = writeln!(
-                out,
-                "  not explained by either (groups in one period only): {}",
-                change(r)
-            );
+            let causes: Vec<&str> = e.residual_causes.iter().map(|c| c.text()).collect();
+            let why =
+                if causes.is_empty() { String::new() } else { format!(" ({})", causes.join("; ")) };
+            let _ = writeln!(out, "  not explained by either{why}: {}", change(r));
         }
     }
     if e.simpson {

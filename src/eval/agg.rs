@@ -16,10 +16,10 @@ pub enum Acc {
     Sum(Vec<(u64, f64, f64)>),
     Min(Vec<(u64, f64)>),
     Max(Vec<(u64, f64)>),
-    /// `median`, `percentile`: every value, selected at the end.
+    /// `median`, `percentile`, `stddev`: every value, selected or summed in sorted order
+    /// at the end, so the result cannot depend on row order (a streaming update such as
+    /// Welford's rounds differently for each order).
     Values(Vec<Vec<f64>>),
-    /// `stddev`: count, mean, sum of squared deviations (Welford; merged with Chan's formula).
-    Moments(Vec<(u64, f64, f64)>),
     Distinct(Vec<HashSet<DistinctKey>>),
     /// `rate`: non-null values, true values.
     Rate(Vec<(u64, u64)>),
@@ -38,8 +38,7 @@ impl Acc {
             AggFunc::Sum | AggFunc::Avg => Acc::Sum(Vec::new()),
             AggFunc::Min => Acc::Min(Vec::new()),
             AggFunc::Max => Acc::Max(Vec::new()),
-            AggFunc::Percentile(_) => Acc::Values(Vec::new()),
-            AggFunc::Stddev => Acc::Moments(Vec::new()),
+            AggFunc::Percentile(_) | AggFunc::Stddev => Acc::Values(Vec::new()),
             AggFunc::CountDistinct => Acc::Distinct(Vec::new()),
             AggFunc::Rate => Acc::Rate(Vec::new()),
         }
@@ -48,7 +47,7 @@ impl Acc {
     pub fn grow(&mut self, groups: usize) {
         match self {
             Acc::Count(v) => v.resize(groups, 0),
-            Acc::Sum(v) | Acc::Moments(v) => v.resize(groups, (0, 0.0, 0.0)),
+            Acc::Sum(v) => v.resize(groups, (0, 0.0, 0.0)),
             Acc::Min(v) => v.resize(groups, (0, f64::INFINITY)),
             Acc::Max(v) => v.resize(groups, (0, f64::NEG_INFINITY)),
             Acc::Values(v) => v.resize_with(groups, Vec::new),
@@ -140,18 +139,6 @@ impl Acc {
                             vals[g].push(v);
                         }
                     }
-                    Acc::Moments(m) => {
-                        for (g, v) in fed {
-                            let (n, mean, m2) = &mut m[g];
-                            *n += 1;
-                            let delta = v - *mean;
-                            #[allow(clippy::cast_precision_loss)]
-                            {
-                                *mean += delta / *n as f64;
-                            }
-                            *m2 += delta * (v - *mean);
-                        }
-                    }
                     _ => return Err("aggregate fed the wrong kind of value".into()),
                 }
             }
@@ -170,7 +157,7 @@ impl Acc {
     pub fn fed(&self, g: usize) -> u64 {
         match self {
             Acc::Count(v) => v.get(g).copied().unwrap_or(0),
-            Acc::Sum(v) | Acc::Moments(v) => v.get(g).map_or(0, |s| s.0),
+            Acc::Sum(v) => v.get(g).map_or(0, |s| s.0),
             Acc::Min(v) | Acc::Max(v) => v.get(g).map_or(0, |s| s.0),
             Acc::Values(v) => v.get(g).map_or(0, |s| s.len() as u64),
             Acc::Distinct(v) => v.get(g).map_or(0, |s| s.len() as u64),
@@ -194,14 +181,11 @@ impl Acc {
                 }
             }
             Acc::Min(v) | Acc::Max(v) => v.get(g).filter(|s| s.0 > 0).map(|s| s.1),
-            Acc::Values(v) => {
-                let AggFunc::Percentile(q) = func else { return None };
-                percentile_cont(v.get_mut(g)?, q)
-            }
-            Acc::Moments(v) => {
-                let &(n, _, m2) = v.get(g)?;
-                (n >= 2).then(|| (m2 / (n - 1) as f64).sqrt())
-            }
+            Acc::Values(v) => match func {
+                AggFunc::Percentile(q) => percentile_cont(v.get_mut(g)?, q),
+                AggFunc::Stddev => stddev_samp(v.get_mut(g)?),
+                _ => None,
+            },
             Acc::Rate(v) => {
                 let &(n, t) = v.get(g)?;
                 (n > 0).then(|| t as f64 / n as f64)
@@ -213,7 +197,7 @@ impl Acc {
     pub fn len(&self) -> usize {
         match self {
             Acc::Count(v) => v.len(),
-            Acc::Sum(v) | Acc::Moments(v) => v.len(),
+            Acc::Sum(v) => v.len(),
             Acc::Min(v) | Acc::Max(v) => v.len(),
             Acc::Values(v) => v.len(),
             Acc::Distinct(v) => v.len(),
@@ -267,7 +251,47 @@ pub fn percentile_cont(values: &mut [f64], q: f64) -> Option<f64> {
         return Some(low);
     }
     let high = upper.iter().copied().fold(f64::INFINITY, f64::min);
-    Some(low + (high - low) * frac)
+    let spread = high - low;
+    if spread.is_finite() {
+        Some(low + spread * frac)
+    } else {
+        // `high - low` overflows for values near both ends of the range (1e308 and
+        // -1e308) although the interpolated value fits; this form cannot overflow.
+        Some(low * (1.0 - frac) + high * frac)
+    }
+}
+
+/// The sample standard deviation (PostgreSQL `stddev_samp`): null below 2 values. Two
+/// passes over the sorted values (the mean with compensated summation, then the squared
+/// deviations), so every row order gives the same bits.
+pub fn stddev_samp(values: &mut [f64]) -> Option<f64> {
+    if values.len() < 2 {
+        return None;
+    }
+    values.sort_unstable_by(f64::total_cmp);
+    #[allow(clippy::cast_precision_loss)]
+    let n = values.len() as f64;
+    let compensated = |terms: &mut dyn Iterator<Item = f64>| {
+        let (mut sum, mut comp) = (0.0, 0.0);
+        for t in terms {
+            neumaier(&mut sum, &mut comp, t);
+        }
+        sum + comp
+    };
+    let mut mean = compensated(&mut values.iter().copied()) / n;
+    if !mean.is_finite() {
+        // The sum overflowed although every value is finite: average the parts instead.
+        mean = compensated(&mut values.iter().map(|v| v / n));
+    }
+    let squares = compensated(&mut values.iter().map(|v| (v - mean) * (v - mean)));
+    if squares.is_finite() {
+        return Some((squares / (n - 1.0)).sqrt());
+    }
+    // The squares overflowed: scale the deviations by the largest one (the result may
+    // still fit, e.g. for 1e308 and -1e308).
+    let scale = values.iter().map(|v| (v - mean).abs()).fold(0.0, f64::max);
+    let scaled = compensated(&mut values.iter().map(|v| ((v - mean) / scale).powi(2)));
+    Some(scale * (scaled / (n - 1.0)).sqrt())
 }
 
 impl Acc {
@@ -290,27 +314,9 @@ impl Acc {
             (Acc::Values(a), Acc::Values(b)) => each(a, b, map, |x, y| x.extend(y)),
             (Acc::Distinct(a), Acc::Distinct(b)) => each(a, b, map, |x, y| x.extend(y)),
             (Acc::Rate(a), Acc::Rate(b)) => each(a, b, map, |x, y| *x = (x.0 + y.0, x.1 + y.1)),
-            (Acc::Moments(a), Acc::Moments(b)) => each(a, b, map, |x, y| *x = chan(*x, y)),
             _ => unreachable!("merging accumulators of different aggregates"),
         }
     }
-}
-
-/// Chan et al.'s combination of two (count, mean, M2) summaries.
-fn chan(a: (u64, f64, f64), b: (u64, f64, f64)) -> (u64, f64, f64) {
-    let (na, ma, m2a) = a;
-    let (nb, mb, m2b) = b;
-    if nb == 0 {
-        return a;
-    }
-    if na == 0 {
-        return b;
-    }
-    let n = na + nb;
-    #[allow(clippy::cast_precision_loss)]
-    let (fa, fb, fnn) = (na as f64, nb as f64, n as f64);
-    let delta = mb - ma;
-    (n, ma + delta * fb / fnn, m2a + m2b + delta * delta * fa * fb / fnn)
 }
 
 #[cfg(test)]
@@ -327,6 +333,13 @@ mod tests {
         assert_eq!(percentile_cont(&mut [2.0, 9.0], 0.0), Some(2.0));
         assert_eq!(percentile_cont(&mut [2.0, 9.0], 1.0), Some(9.0));
         assert_eq!(percentile_cont(&mut [], 0.5), None);
+    }
+
+    /// `hi - lo` overflows here although the result fits.
+    #[test]
+    fn percentile_of_values_at_both_ends_of_the_range_does_not_overflow() {
+        assert_eq!(percentile_cont(&mut [1e308, -1e308], 0.5), Some(0.0));
+        assert_eq!(percentile_cont(&mut [f64::MAX, -f64::MAX, 0.0], 0.25), Some(-f64::MAX / 2.0));
     }
 
     #[test]
@@ -348,8 +361,7 @@ mod tests {
         assert!((a.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
     }
 
-    /// A third partial merges against the mean the first merge computed (blocks of a
-    /// long file merge one after another), so that mean must be right too.
+    /// Blocks of a long file merge one after another: three partials give the same value.
     #[test]
     fn stddev_merges_three_partials_exactly() {
         let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
@@ -366,5 +378,15 @@ mod tests {
         // sample variance of xs = 32 / 7 (mean 5, squared deviations 9+1+1+1+0+0+4+16)
         let expected = (32.0f64 / 7.0).sqrt();
         assert!((merged.value(AggFunc::Stddev, 0).unwrap() - expected).abs() < 1e-12);
+    }
+
+    /// The sum of 1e308 and 1e308 overflows, and so do the squared deviations of 1e308
+    /// and -1e308; the standard deviations themselves fit.
+    #[test]
+    fn stddev_of_huge_values_does_not_overflow() {
+        assert_eq!(stddev_samp(&mut [1e308, 1e308]), Some(0.0));
+        let sd = stddev_samp(&mut [1e308, -1e308]).unwrap();
+        assert!((sd - 2f64.sqrt() * 1e308).abs() <= 1e293, "{sd}");
+        assert_eq!(stddev_samp(&mut [5.0]), None);
     }
 }

@@ -312,9 +312,11 @@ impl Engine<'_> {
             GuardOut { text: blend.guard_text.clone().unwrap_or_default(), holds, failed }
         });
         let all_scored = components.iter().all(|c| c.score.is_some());
+        // A false guard breaches whatever the components: it protects quality, and an
+        // unscored component must not hide that.
         let (score, verdict) = match (&guard, all_scored) {
+            (Some(GuardOut { holds: Some(false), .. }), _) => (Some(0.0), Verdict::Breach),
             (_, false) | (Some(GuardOut { holds: None, .. }), _) => (None, Verdict::Insufficient),
-            (Some(GuardOut { holds: Some(false), .. }), true) => (Some(0.0), Verdict::Breach),
             _ => (
                 Some(components.iter().map(|c| c.weight * c.score.unwrap_or(0.0)).sum()),
                 Verdict::Pass,
@@ -388,18 +390,27 @@ pub fn status(def: &KpiDef, value: Option<f64>, n: Option<u64>) -> Status {
     }
 }
 
-/// How close a value is to its target, 0–100: value/target for higher-is-better,
-/// target/value for lower-is-better (a value at or below 0 then scores 100), capped at
-/// 100 and floored at 0.
+/// How close a value is to its target, 0–100. A value that meets its target scores 100.
+/// One that misses it scores the ratio of value and target (value/target when higher is
+/// better, target/value when lower is better) when both are positive, at most
+/// `MISSED_MAX` so that a miss never shows as 100 (a value equal to a strict bound has
+/// the ratio 1); otherwise (`==`, `!=`, a target or value of 0 or less) it scores 0.
 pub fn component_score(v: f64, target: Bound) -> f64 {
+    if target.holds(v) {
+        return 100.0;
+    }
     let ratio = match target.op {
-        CmpOp::Ge | CmpOp::Gt if target.value > 0.0 => v / target.value,
-        CmpOp::Le | CmpOp::Lt if v <= 0.0 => 1.0,
-        CmpOp::Le | CmpOp::Lt if target.value > 0.0 => target.value / v,
-        _ => f64::from(u8::from(target.holds(v))),
+        _ if target.value <= 0.0 || v <= 0.0 => 0.0,
+        CmpOp::Ge | CmpOp::Gt => v / target.value,
+        CmpOp::Le | CmpOp::Lt => target.value / v,
+        _ => 0.0,
     };
-    100.0 * ratio.clamp(0.0, 1.0)
+    (100.0 * ratio).clamp(0.0, MISSED_MAX)
 }
+
+/// The highest score of a component that misses its target: below 100 at the one
+/// decimal a report shows.
+pub const MISSED_MAX: f64 = 99.9;
 
 /// Pearson's r over pairs; null with fewer than 2 pairs or no variance.
 pub fn pearson(pairs: &[(f64, f64)]) -> Option<f64> {

@@ -144,25 +144,30 @@ pub fn sparkline(series: &[Option<f64>]) -> String {
         .collect()
 }
 
-/// A change in the KPI's unit: percentage points for rates, `+14s` for durations.
+/// A change in the KPI's unit: percentage points for rates, `+14s` for durations. A
+/// change that shows as 0 at the precision shown is written as 0 is (`±0`), never `-0`.
 pub fn change_text(change: f64, unit: &Unit) -> String {
-    let sign = if change > 0.0 {
-        "+"
-    } else if change < 0.0 {
-        "-"
-    } else {
+    let magnitude = magnitude(change.abs(), unit);
+    let sign = if magnitude == self::magnitude(0.0, unit) {
         "±"
-    };
-    let magnitude = match unit {
-        Unit::Percent => format!("{} pp", format::trim(change.abs() * 100.0, 1)),
-        Unit::Points => format!("{:.0}", change.abs()),
-        Unit::Count | Unit::Plain => format::trim(change.abs(), 3),
-        // Between two times, a duration; between two days, a number of days.
-        Unit::Time => format::duration(change.abs()),
-        Unit::Date => format!("{} d", format::trim(change.abs(), 3)),
-        u => format::value(Some(change.abs()), u),
+    } else if change > 0.0 {
+        "+"
+    } else {
+        "-"
     };
     format!("{sign}{magnitude}")
+}
+
+fn magnitude(abs: f64, unit: &Unit) -> String {
+    match unit {
+        Unit::Percent => format!("{} pp", format::trim(abs * 100.0, 1)),
+        Unit::Points => format!("{abs:.0}"),
+        Unit::Count | Unit::Plain => format::trim(abs, 3),
+        // Between two times, a duration; between two days, a number of days.
+        Unit::Time => format::duration(abs),
+        Unit::Date => format!("{} d", format::trim(abs, 3)),
+        u => format::value(Some(abs), u),
+    }
 }
 
 pub fn human(t: &Trend, color: bool) -> String {
@@ -258,6 +263,10 @@ mod tests {
         assert_eq!(change_text(-0.012, &Unit::Percent), "-1.2 pp");
         assert_eq!(change_text(14.0, &Unit::Seconds), "+14s");
         assert_eq!(change_text(0.0, &Unit::Plain), "±0");
+        // rounds to 0: no `-0`
+        assert_eq!(change_text(-0.0001, &Unit::Plain), "±0");
+        assert_eq!(change_text(-0.0, &Unit::Plain), "±0");
+        assert_eq!(change_text(-0.00001, &Unit::Percent), "±0 pp");
         assert_eq!(change_text(3.0, &Unit::Points), "+3");
     }
 }

@@ -930,6 +930,39 @@ fn stddev_is_the_sample_standard_deviation() {
     value(&r, "sd_c", &[], 2.0);
 }
 
+/// `hi - lo` overflowed in the interpolation (KB0512) although the median is 0.
+#[test]
+fn median_of_values_at_both_ends_of_the_range_is_0() {
+    let r = scorecard(
+        "
+        dataset t = csv(\"t.csv\") { x: number }
+        kpi mid = median(t.x)
+        kpi p75 = percentile(t.x, 75%)
+        ",
+        &[("t", "x\n1e308\n-1e308\n")],
+    );
+    value(&r, "mid", &[], 0.0);
+    value(&r, "p75", &[], 5e307); // -1e308 * 0.25 + 1e308 * 0.75
+}
+
+/// Welford's streaming update gave 2554.013949904215 for one order and ...157 for the
+/// other (found by a red-team run); the report must not depend on row order.
+#[test]
+fn stddev_does_not_depend_on_row_order() {
+    let defs = "
+        dataset t = csv(\"t.csv\") { x: number }
+        kpi sd = stddev(t.x)
+    ";
+    let bits =
+        |rows: &str| kpi(&scorecard(defs, &[("t", rows)]), "sd", &[]).value.map(f64::to_bits);
+    let a = bits("x\n5692.0\n2550.69\n7609.624\n");
+    assert_eq!(a, bits("x\n5692.0\n7609.624\n2550.69\n"));
+    assert_eq!(a, bits("x\n7609.624\n2550.69\n5692.0\n"));
+    // exactly (rational arithmetic): 2554.0139499042155212…
+    let v = f64::from_bits(a.unwrap());
+    assert!((v / 2_554.013_949_904_215_5 - 1.0).abs() < 1e-15, "{v}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Calendar dims
 // ---------------------------------------------------------------------------------------------
@@ -1301,6 +1334,58 @@ fn blend_is_insufficient_when_a_component_or_guard_kpi_is_null_or_below_min() {
     let b = blend(&r, "few_guard", &[]);
     assert_eq!((b.verdict, b.score), (Verdict::Insufficient, None));
     assert_eq!(b.guard.as_ref().unwrap().holds, None);
+}
+
+/// A component whose target does not hold never scores 100 (found by a red-team run):
+/// -3 misses `<= -5` (it used to score 100 as a value at or below 0), and 10 misses the
+/// strict `> 10` (its ratio is 1).
+#[test]
+fn a_component_that_misses_its_target_never_scores_100() {
+    let r = scorecard(
+        r#"
+        dataset t = csv("t.csv") { x: number }
+        kpi neg = avg(t.x) - 13 target <= -5
+        kpi strict = avg(t.x) target > 10
+        kpi strict_low = avg(t.x) target < 10
+        kpi near = avg(t.x) target >= 10.001
+        kpi met_neg = avg(t.x) - 16 target <= -5
+        blend b = neg with strict with strict_low with near with met_neg
+        "#,
+        &[("t", "x\n10\n")],
+    );
+    let b = blend(&r, "b", &[]);
+    for c in &b.components[..4] {
+        assert_eq!(c.status, Status::Fail, "{}", c.kpi);
+        assert!(c.score.is_some_and(|s| s < 100.0), "{}: {:?}", c.kpi, c.score);
+    }
+    approx("neg", b.components[0].score, 0.0); // a non-positive target: holds or not
+    approx("strict", b.components[1].score, 99.9); // ratio 1, but missed
+    approx("strict_low", b.components[2].score, 99.9);
+    approx("near", b.components[3].score, 99.9); // 99.99…: would show as 100.0
+    assert_eq!(b.components[4].status, Status::Ok);
+    approx("met_neg", b.components[4].score, 100.0); // -6 meets <= -5
+}
+
+/// A false guard breaches even when a component is unscored (found by a red-team run:
+/// the verdict was `insufficient`, so `--fail-on breach` passed).
+#[test]
+fn a_false_guard_breaches_whatever_the_components() {
+    let r = scorecard(
+        r#"
+        dataset t = csv("t.csv") { x: number  y: number }
+        kpi one = avg(t.x) target >= 1
+        kpi nul = avg(t.y) target >= 1
+        blend g1 = one with nul guard one > 5
+        blend g2 = one with nul guard one > 0
+        "#,
+        &[("t", "x,y\n1,\n")],
+    );
+    let b = blend(&r, "g1", &[]);
+    assert_eq!(b.guard.as_ref().unwrap().holds, Some(false));
+    assert_eq!((b.verdict, b.score), (Verdict::Breach, Some(0.0)));
+    // a guard that holds leaves the unscored component insufficient
+    let b = blend(&r, "g2", &[]);
+    assert_eq!((b.verdict, b.score), (Verdict::Insufficient, None));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -250,6 +250,68 @@ fn explain_change_splits_mix_from_rate_and_names_simpsons_paradox() {
     assert!(text.contains("Simpson's paradox"), "{text}");
 }
 
+/// The leftover of mix and rate is labelled with its real cause (found by a red-team run:
+/// it always blamed groups in one period only).
+#[test]
+fn explain_change_names_the_cause_of_what_mix_and_rate_leave_over() {
+    let dir = TempDir::new("insight-residual");
+    let mut csv = String::from("started_at,queue,talk_s\n");
+    for (day, queue, talk, n) in [
+        ("2026-01-05", "a", 100, 3),
+        ("2026-01-06", "b", 300, 1),
+        ("2026-01-12", "a", 90, 1),
+        ("2026-01-13", "b", 280, 3),
+        ("2026-01-14", "c", 50, 2),
+    ] {
+        for _ in 0..n {
+            csv.push_str(&format!("{day}T10:00:00Z,{queue},{talk}\n"));
+        }
+    }
+    dir.write("calls.csv", &csv);
+    dir.write(
+        "s.kpi",
+        "dataset calls = csv(\"calls.csv\")\ndim queue = calls.queue\nkpi aht = avg(calls.talk_s)\nkpi talk = sum(calls.talk_s where calls.queue != \"c\")\n",
+    );
+    let run = |kpi: &str, by: &str, json_out: bool| {
+        let mut args = vec![
+            "explain-change",
+            "s.kpi",
+            "--kpi",
+            kpi,
+            "--by",
+            by,
+            "--from",
+            "2026-01-12",
+            "--to",
+            "2026-01-19",
+            "--vs",
+            "2026-01-05",
+            "2026-01-12",
+        ];
+        if json_out {
+            args.extend(["--format", "json"]);
+            json(&dir, &args).to_string()
+        } else {
+            stdout(&kpiblend(dir.path(), &args))
+        }
+    };
+    // a sum with a value for a and b in both periods (c has none): the sum of the groups
+    // is not their weighted mean (before 300 + 300 = 600, after 90 + 840 = 930)
+    let text = run("talk", "queue", false);
+    assert!(
+        text.contains(
+            "not explained by either (the KPI is not a volume-weighted mean of its groups)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("one period only"), "{text}");
+    // an average with a group in one period only
+    let e = run("aht", "queue", true);
+    assert!(e.contains(r#""residual_causes":["one_period_groups"]"#), "{e}");
+    // mix is (0.25 − 0.75)·300 + (0.75 − 0.25)·300 = 0: said without a sign, never `-0`
+    assert!(text.contains("due to mix (volume moving between groups):  ±0\n"), "{text}");
+}
+
 #[test]
 fn a_correlation_reads_in_words_with_its_sample() {
     use kpiblend::render::table::correlation_reading;

@@ -630,6 +630,38 @@ proptest! {
     }
 }
 
+/// The stddev and median of `values` as the JSON scorecard gives them.
+fn spread_report(values: &[f64]) -> String {
+    let defs =
+        "dataset t = csv(\"t.csv\") { x: number }\nkpi sd = stddev(t.x)\nkpi mid = median(t.x)\n";
+    let mut p = kpiblend::Project::from_source("spread.kpi", defs);
+    let csv: String = std::iter::once("x".to_string())
+        .chain(values.iter().map(|v| format!("{v:?}")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    p.bind_csv("t", csv.as_bytes()).unwrap();
+    serde_json::to_string(&p.scorecard().unwrap()).unwrap()
+}
+
+fn values_and_permutation() -> impl Strategy<Value = (Vec<f64>, Vec<usize>)> {
+    prop::collection::vec(-1e9..1e9f64, 0..12).prop_flat_map(|values| {
+        let order: Vec<usize> = (0..values.len()).collect();
+        (Just(values), Just(order).prop_shuffle())
+    })
+}
+
+proptest! {
+    #![proptest_config(cases(160))]
+
+    /// `stddev` and `median` are order-independent too (the shared generator makes only
+    /// count, sum, avg, min, max and rate), down to the last bit.
+    #[test]
+    fn shuffling_rows_changes_no_bit_of_stddev_or_median((values, order) in values_and_permutation()) {
+        let shuffled: Vec<f64> = order.iter().map(|&i| values[i]).collect();
+        prop_assert_eq!(spread_report(&values), spread_report(&shuffled), "{:?}", values);
+    }
+}
+
 /// A case whose KPIs are one of each aggregate over one generated argument and filter.
 fn aggregate_case(data: &[u8]) -> Case {
     let base = Case::from_bytes(data);
