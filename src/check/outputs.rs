@@ -221,7 +221,25 @@ impl Checker<'_> {
                 None => self.unknown_name(i, false),
             }
         }
-        let by = self.dim_refs(&v.by);
+        let mut by = self.dim_refs(&v.by);
+        // `by site, site` (or `--by site,site`) would show the same column twice.
+        let mut i = 0;
+        while i < by.len() {
+            if let Some(&(_, first)) = by[..i].iter().find(|(d, _)| *d == by[i].0) {
+                let name = &self.program.dims[by[i].0].name;
+                self.error(
+                    Diagnostic::error(
+                        Code::DuplicateClause,
+                        format!("`by` names dim `{name}` twice"),
+                    )
+                    .at(by[i].1, "given again here")
+                    .also(first, "first given here"),
+                );
+                by.remove(i);
+            } else {
+                i += 1;
+            }
+        }
         let mut filter_reads = Reads::new();
         let filter = v.filter.as_ref().map(|f| {
             let (x, t) = self.row_top(f, &mut filter_reads);
@@ -247,16 +265,7 @@ impl Checker<'_> {
         for d in ids {
             match self.lookup(&d.name) {
                 Some(s) if s.kind == SymKind::Dim => {
-                    if let Some(&(_, first)) = out.iter().find(|(id, _)| *id == s.index) {
-                        self.error(
-                            Diagnostic::error(
-                                Code::DuplicateClause,
-                                format!("`by` names dim `{}` twice", d.name),
-                            )
-                            .at(d.span, "given again here")
-                            .also(first, "first given here"),
-                        );
-                    } else if !self.poisoned.contains(&d.name) {
+                    if !self.poisoned.contains(&d.name) {
                         out.push((s.index, d.span));
                     }
                 }
