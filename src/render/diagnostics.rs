@@ -100,17 +100,18 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
         .max()
         .map_or(1, |l| l.to_string().len());
     let pad = " ".repeat(width);
+    // `--> file:line:col` (or `:::` for a second place).
+    let source_place = |arrow: &str, lc: &crate::source::LineCol| {
+        format!(
+            "{pad}{} {}:{}:{}\n",
+            paint(st.gutter, arrow),
+            sanitize(&pos.file),
+            lc.line,
+            lc.column
+        )
+    };
     match (&pos.start, &d.data) {
-        (Some(lc), None) => {
-            let _ = writeln!(
-                out,
-                "{pad}{} {}:{}:{}",
-                paint(st.gutter, "-->"),
-                sanitize(&pos.file),
-                lc.line,
-                lc.column
-            );
-        }
+        (Some(lc), None) => out.push_str(&source_place("-->", lc)),
         (_, Some(data)) => {
             let mut at = sanitize(&data.path);
             if let Some(l) = data.line {
@@ -129,14 +130,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
             let _ = writeln!(out, "{pad}{} {at}", paint(st.gutter, "-->"));
             // The snippet below is from the definitions, not the data: name it too.
             if let (Some(lc), false) = (&pos.start, labels.is_empty()) {
-                let _ = writeln!(
-                    out,
-                    "{pad}{} {}:{}:{}",
-                    paint(st.gutter, ":::"),
-                    sanitize(&pos.file),
-                    lc.line,
-                    lc.column
-                );
+                out.push_str(&source_place(":::", lc));
             }
         }
         (None, None) if !pos.file.is_empty() => {
