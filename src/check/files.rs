@@ -1,5 +1,6 @@
 //! Reading `.kpi` files and following their imports.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -132,26 +133,37 @@ pub fn load(
     struct Frame {
         file: LoadedFile,
         canonical: Option<PathBuf>,
+        imports: Vec<ast::StrLit>,
         next_import: usize,
     }
+    impl Frame {
+        fn new(file: LoadedFile, canonical: Option<PathBuf>) -> Frame {
+            let imports = file
+                .module
+                .items
+                .iter()
+                .filter_map(|i| if let ast::Item::Import(s) = i { Some(s.clone()) } else { None })
+                .collect();
+            Frame { file, canonical, imports, next_import: 0 }
+        }
+    }
+    // Lookups by path are hashed: an import chain thousands of files deep stays linear.
     let mut done: Vec<LoadedFile> = Vec::new();
-    let mut finished: Vec<PathBuf> = Vec::new();
-    let mut stack = vec![Frame {
-        file: parse_file(name, text, base_dir.to_path_buf(), sources, diags),
-        canonical: path.and_then(|p| std::fs::canonicalize(p).ok()),
-        next_import: 0,
-    }];
+    let mut finished: HashSet<PathBuf> = HashSet::new();
+    let mut on_stack: HashMap<PathBuf, usize> = HashMap::new();
+    let first = Frame::new(
+        parse_file(name, text, base_dir.to_path_buf(), sources, diags),
+        path.and_then(|p| std::fs::canonicalize(p).ok()),
+    );
+    on_stack.extend(first.canonical.clone().map(|c| (c, 0)));
+    let mut stack = vec![first];
     while let Some(top) = stack.last_mut() {
-        let import = top
-            .file
-            .module
-            .items
-            .iter()
-            .filter_map(|i| if let ast::Item::Import(s) = i { Some(s.clone()) } else { None })
-            .nth(top.next_import);
-        let Some(import) = import else {
+        let Some(import) = top.imports.get(top.next_import).cloned() else {
             let frame = stack.pop().expect("the loop only runs with a frame on the stack");
-            finished.extend(frame.canonical);
+            if let Some(c) = frame.canonical {
+                on_stack.remove(&c);
+                finished.insert(c);
+            }
             done.push(frame.file);
             continue;
         };
@@ -170,7 +182,7 @@ pub fn load(
         let path = top.file.base_dir.join(&import.value);
         let canonical = std::fs::canonicalize(&path).ok();
         if let Some(c) = &canonical {
-            if let Some(pos) = stack.iter().position(|f| f.canonical.as_ref() == Some(c)) {
+            if let Some(&pos) = on_stack.get(c) {
                 let chain: Vec<String> = stack[pos..]
                     .iter()
                     .map(|f| sources.get(f.file.id).map_or(String::new(), |s| s.name.clone()))
@@ -179,7 +191,7 @@ pub fn load(
                 diags.push(
                     Diagnostic::error(
                         Code::ImportCycle,
-                        format!("import cycle: {}", chain.join(" → ")),
+                        format!("import cycle: {}", cycle_text(&chain)),
                     )
                     .at(import.span, "this import closes the cycle")
                     .help("move the shared definitions into a file that both import"),
@@ -194,7 +206,10 @@ pub fn load(
             Ok(text) => {
                 let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 let file = parse_file(&display(&path), text, base, sources, diags);
-                stack.push(Frame { file, canonical, next_import: 0 });
+                if let Some(c) = &canonical {
+                    on_stack.insert(c.clone(), stack.len());
+                }
+                stack.push(Frame::new(file, canonical));
             }
             Err(mut d) if d.labels.is_empty() => {
                 if d.code == Code::CannotRead {
@@ -226,6 +241,18 @@ pub fn parse_file(
     let parsed = syntax::parse(id, text);
     diags.extend(parsed.diagnostics);
     LoadedFile { id, base_dir, module: parsed.module, broken_names: parsed.broken_names }
+}
+
+/// The files of an import cycle, joined by arrows; a long cycle shows its first and last
+/// files and how many are between.
+fn cycle_text(chain: &[String]) -> String {
+    const SHOWN: usize = 4;
+    if chain.len() <= 2 * SHOWN + 1 {
+        return chain.join(" → ");
+    }
+    let (head, tail) = (&chain[..SHOWN], &chain[chain.len() - SHOWN..]);
+    let between = chain.len() - 2 * SHOWN;
+    format!("{} → … {between} more files … → {}", head.join(" → "), tail.join(" → "))
 }
 
 fn display(path: &Path) -> String {

@@ -443,6 +443,42 @@ fn d04_a_cycle_across_files_is_one_error_naming_the_whole_cycle() {
     assert_eq!(c.diagnostics.iter().filter(|d| d.is_error()).count(), 1, "{:?}", codes(&c));
 }
 
+/// Imports are followed without recursion and looked up by path, so a chain thousands of
+/// files deep, or a file importing thousands, checks (a chain of 12,000 took 33 s when each
+/// import scanned the chain above it); a cycle closed at the bottom of the chain is still
+/// found, naming every file in it.
+#[test]
+fn d04_deep_and_wide_import_graphs_check_and_a_deep_cycle_is_found() {
+    let n = 2000;
+    let dir = TempDir::new("d04-deep");
+    for i in 1..n {
+        dir.write(&format!("f{i}.kpi"), &format!("import \"f{}.kpi\"\nparam p{i} = {i}\n", i + 1));
+    }
+    dir.write(&format!("f{n}.kpi"), &format!("param p{n} = {n}\n"));
+    let wide: String = (1..=n).map(|i| format!("import \"f{i}.kpi\"\n")).collect();
+    let wide = dir.write("wide.kpi", &format!("{wide}kpi total = p1 + p{n}\n"));
+    for root in [dir.0.join("f1.kpi"), wide] {
+        let c = check::check_path(&root, &CheckOptions::default());
+        assert!(c.diagnostics.is_empty(), "{:?}", codes(&c));
+    }
+    // The last file imports the first: one cycle through all of them.
+    dir.write(&format!("f{n}.kpi"), "import \"f1.kpi\"\n");
+    let c = check::check_path(&dir.0.join("f1.kpi"), &CheckOptions::default());
+    assert_eq!(codes(&c), ["KB0110"], "{:?}", c.diagnostics);
+    // n files and the first again: the first four, the last four, the count between.
+    let message = c.diagnostics[0].message.replace(&format!("{}/", dir.0.display()), "");
+    let between = n + 1 - 8;
+    assert_eq!(
+        message,
+        format!(
+            "import cycle: f1.kpi → f2.kpi → f3.kpi → f4.kpi → … {between} more files … → \
+             f{} → f{} → f{n}.kpi → f1.kpi",
+            format_args!("{}.kpi", n - 2),
+            format_args!("{}.kpi", n - 1)
+        )
+    );
+}
+
 /// D06: at exactly the limit, every pass works: check, fmt, eval, and dropping the tree.
 #[test]
 fn d06_256_levels_survive_check_fmt_eval_and_drop() {
