@@ -46,7 +46,7 @@ impl Session {
             &self.base_dir,
             &crate::check::CheckOptions {
                 params: self.params_in_force(),
-                data: self.data_paths.clone(),
+                data: self.in_force(&self.data_paths),
                 ..Default::default()
             },
         );

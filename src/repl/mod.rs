@@ -210,22 +210,28 @@ impl Session {
         for (k, v) in self.params_in_force() {
             p.set_param(&k, &v);
         }
-        for (k, v) in &self.data_paths {
-            p.set_data_path(k, v);
+        for (k, v) in self.in_force(&self.data_paths) {
+            p.set_data_path(&k, &v);
         }
         p
     }
 
-    /// The `--param` overrides to apply: those naming something the session defines. A
-    /// session started without a file may get a param's override before its definition;
-    /// until then it waits, instead of failing every line typed (with an import, the
-    /// imported names are not known here: all apply, and an unknown one is an error).
+    /// The `--param` overrides to apply.
     fn params_in_force(&self) -> Vec<(String, String)> {
+        self.in_force(&self.params)
+    }
+
+    /// The `--param` or `--data` overrides to apply: those naming something the session
+    /// defines. A session started without a file may get an override before its
+    /// definition, and `:load` may replace the definitions with others; until the name is
+    /// defined, its override waits, instead of failing every line typed (with an import,
+    /// the imported names are not known here: all apply, and an unknown one is an error).
+    fn in_force<T: Clone>(&self, overrides: &[(String, T)]) -> Vec<(String, T)> {
         let imports = self
             .stmts
             .iter()
             .any(|s| s.name.is_none() && s.text.trim_start().starts_with("import"));
-        self.params
+        overrides
             .iter()
             .filter(|(name, _)| imports || self.stmts.iter().any(|s| s.name.as_ref() == Some(name)))
             .cloned()
@@ -463,11 +469,39 @@ impl Session {
             std::mem::take(&mut self.tables),
             std::mem::take(&mut self.read_from),
         );
-        let reply = self.reload_data();
+        let mut reply = self.reload_data();
         if !reply.ok {
             (self.stmts, self.tail, self.file, self.base_dir, self.tables, self.read_from) = old;
         }
+        if reply.ok {
+            reply.err.push_str(&self.waiting_overrides());
+        }
         reply
+    }
+
+    /// A note for each `--param` and `--data` override that names nothing the session
+    /// defines: it waits for a definition instead of applying.
+    fn waiting_overrides(&self) -> String {
+        let params = self.params.iter().map(|(n, v)| ("param", n, v.clone()));
+        let data = self.data_paths.iter().map(|(n, p)| ("data", n, p.display().to_string()));
+        let in_force: Vec<String> = self
+            .in_force(&self.params)
+            .into_iter()
+            .map(|(n, _)| n)
+            .chain(self.in_force(&self.data_paths).into_iter().map(|(n, _)| n))
+            .collect();
+        params
+            .chain(data)
+            .filter(|(_, name, _)| !in_force.contains(name))
+            .map(|(kind, name, value)| {
+                format!(
+                    "note: --{kind} {}={} waits: nothing named `{}` is defined yet\n",
+                    sanitize_line(name),
+                    sanitize_line(&value),
+                    sanitize_line(name)
+                )
+            })
+            .collect()
     }
 
     fn reload_data(&mut self) -> Reply {

@@ -590,3 +590,33 @@ fn a_param_override_waits_for_its_definition_without_a_file() {
     s.handle(":format csv");
     assert_eq!(ok(&mut s, "j"), "item,kind,value,status\nj,kpi,2,none\n");
 }
+
+#[test]
+fn a_data_override_applies_to_the_files_that_define_its_dataset() {
+    // `kpiblend repl tour.kpi --data calls=other.csv`, then `:load` of a file without
+    // `calls`: the override waits instead of refusing the file, and applies again to a
+    // file that defines `calls`.
+    let dir = support::TempDir::new("repl-data-override");
+    dir.write("calls.csv", "a\n1\n2\n3\n");
+    dir.write("t.csv", "a\n1\n");
+    dir.write("override.csv", "a\n1\n2\n3\n4\n5\n");
+    let tour = dir.write("tour.kpi", "dataset calls = csv(\"calls.csv\")\nkpi n = count(calls)\n");
+    let other = dir.write("other.kpi", "dataset t = csv(\"t.csv\")\nkpi m = count(t)\n");
+    let mut s = Session::new();
+    s.set_overrides(Vec::new(), vec![("calls".into(), dir.path().join("override.csv"))]);
+    let r = s.load(&tour);
+    assert!(r.ok, "{}", r.err);
+    s.handle(":format csv");
+    assert_eq!(ok(&mut s, "n"), "item,kind,value,status\nn,kpi,5,none\n");
+    let r = s.load(&other);
+    assert!(r.ok, "{}", r.err);
+    let waits = format!(
+        "note: --data calls={} waits: nothing named `calls` is defined yet\n",
+        dir.path().join("override.csv").display()
+    );
+    assert!(r.err.ends_with(&waits), "{}", r.err);
+    assert_eq!(ok(&mut s, "m"), "item,kind,value,status\nm,kpi,1,none\n");
+    let r = s.load(&tour);
+    assert!(r.ok, "{}", r.err);
+    assert_eq!(ok(&mut s, "n"), "item,kind,value,status\nn,kpi,5,none\n", "the override again");
+}
