@@ -28,7 +28,7 @@ use crate::source::Span;
 pub use files::{MAX_SOURCE_BYTES, io_reason, read_source};
 pub use fixtures::inline_line;
 pub use overrides::unmatched_overrides;
-pub(crate) use project::resolve as resolve_path;
+pub(crate) use project::{Project as ProjectRoot, resolve as resolve_path};
 
 /// Most diagnostics reported for one run; the rest are counted.
 pub const MAX_DIAGNOSTICS: usize = 100;

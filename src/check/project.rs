@@ -38,6 +38,16 @@ impl Project {
         }
     }
 
+    /// Whether `resolved` (a path made absolute by [`resolve`]) is inside the project.
+    pub fn contains(&self, resolved: &Path) -> bool {
+        resolved.starts_with(&self.root)
+    }
+
+    /// The project's directory and how it was found, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} ({})", self.root.display(), self.found)
+    }
+
     /// An error when `written`, a path in a file whose directory is `file_dir`, is
     /// absolute or leads outside the project. `what` says what the path names ("data
     /// file", "import"); `help` how to do without it.
@@ -51,7 +61,7 @@ impl Project {
     ) -> Option<Diagnostic> {
         let path = Path::new(written);
         let resolved = resolve(&file_dir.join(path));
-        let inside = resolved.starts_with(&self.root);
+        let inside = self.contains(&resolved);
         let absolute = path.has_root() || path.is_absolute();
         if inside && !absolute {
             return None;
@@ -70,9 +80,8 @@ impl Project {
             Diagnostic::error(Code::OutsideProject, message)
                 .at(span, label)
                 .note(format!(
-                    "the project is {} ({}); this path leads to {}",
-                    self.root.display(),
-                    self.found,
+                    "the project is {}; this path leads to {}",
+                    self.describe(),
                     resolved.display()
                 ))
                 .help(help.to_string()),

@@ -5,13 +5,15 @@
 //!
 //! A save never writes over a data file of the session, and writes over another existing
 //! file only when it is the loaded file ("save my changes") or the user says `:save!`.
+//! Nor does it write a file that `check` would refuse because its relative paths leave
+//! the new file's project (KB0112).
 
 use std::ops::Range;
 use std::path::{Component, Path};
 
 use super::{Reply, Session};
 use crate::ast::{self, Item, TestSource};
-use crate::check::resolve_path;
+use crate::check::{ProjectRoot, resolve_path};
 use crate::render::escape::sanitize_line;
 use crate::source::FileId;
 use crate::syntax;
@@ -23,7 +25,17 @@ impl Session {
             return Reply::fail(refusal);
         }
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let raw = self.saved_text(dir);
+        let (raw, leaving) = self.saved_text(dir);
+        if let Some((written, moved)) = leaving.first() {
+            // `check` would refuse the file (KB0112): say so now, before writing it.
+            let project = ProjectRoot::around(dir);
+            return Reply::fail(format!(
+                "error: {shown} would read files outside its project: `{}` becomes `{}`; nothing was saved\n  = note: the project of {shown} is {}, and `check` refuses paths that leave it (KB0112)\n  = help: save inside the project of the session's files, or copy the data next to the new file\n",
+                sanitize_line(written),
+                sanitize_line(moved),
+                sanitize_line(&project.describe()),
+            ));
+        }
         // Saved in the canonical layout (as `kpiblend fmt` would write it).
         let text = crate::format::format_source(&path.display().to_string(), &raw).unwrap_or(raw);
         let tmp = dir.join(format!(
@@ -71,16 +83,23 @@ impl Session {
         ))
     }
 
-    /// The session's statements as they are to be saved in `dir`.
-    fn saved_text(&self, dir: &Path) -> String {
+    /// The session's statements as they are to be saved in `dir`, and the relative paths
+    /// (as written, as rewritten) that would lead outside the project there.
+    fn saved_text(&self, dir: &Path) -> (String, Vec<(String, String)>) {
         let text = self.source().text;
         let parsed = syntax::parse(FileId(0), &text);
         let (from, to) = (resolve_path(&self.base_dir), resolve_path(dir));
+        let project = ProjectRoot::around(dir);
         let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+        let mut leaving = Vec::new();
         let mut path = |lit: &ast::StrLit| {
             let written = Path::new(&lit.value);
             if from != to && !written.has_root() && !written.is_absolute() {
-                let moved = relative(&to, &resolve_path(&from.join(written)));
+                let target = resolve_path(&from.join(written));
+                let moved = relative(&to, &target);
+                if !project.contains(&target) {
+                    leaving.push((lit.value.clone(), moved.clone()));
+                }
                 edits.push((lit.span.range(), crate::format::escaped(&moved)));
             }
         };
@@ -111,7 +130,7 @@ impl Session {
         for (range, with) in edits {
             out.replace_range(range, &with);
         }
-        out
+        (out, leaving)
     }
 }
 

@@ -308,6 +308,28 @@ fn save_in_another_directory_rewrites_imports() {
 }
 
 #[test]
+fn save_refuses_a_place_whose_project_would_not_reach_the_data() {
+    // No `.git`: each directory is its own project, so from `elsewhere/` the data file is
+    // `../d.csv`, outside the new file's project, which `check` would refuse.
+    let (dir, mut s) = two_files("repl-save-outside");
+    let path = dir.path().join("elsewhere/saved.kpi");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let err = fails(&mut s, &format!(":save {}", path.display()));
+    assert!(
+        err.starts_with(&format!(
+            "error: {} would read files outside its project: `d.csv` becomes `../d.csv`; nothing was saved\n",
+            path.display()
+        )),
+        "{err}"
+    );
+    assert!(!path.exists());
+    // Where the project reaches the data, the same session saves, and the file checks.
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    ok(&mut s, &format!(":save {}", path.display()));
+    checks_clean(&path);
+}
+
+#[test]
 fn save_writes_the_param_values_in_force() {
     let (dir, mut s) = examples_copy("repl-save-param");
     ok(&mut s, ":set answer_within = 45s");
