@@ -108,10 +108,15 @@ pub fn parse_check(data: &[u8]) {
 }
 
 /// Whether `text` can be given to a REPL session without touching the file system: no
-/// meta-command (`:load`, `:save`, `:data`...) and nothing that names a file.
+/// meta-command that reads or writes files (`:load`, `:reload`, `:save`, `:data`) and
+/// nothing that names a file.
 fn repl_safe(text: &str) -> bool {
-    !text.trim_start().starts_with(':')
-        && !["import", "dataset", "csv", "test"].iter().any(|w| text.contains(w))
+    let command = text.trim_start().strip_prefix(':').map(|c| c.split_whitespace().next());
+    let files = matches!(
+        command,
+        Some(None | Some("load" | "l" | "reload" | "r" | "save" | "save!" | "data"))
+    );
+    !files && !["import", "dataset", "csv", "test"].iter().any(|w| text.contains(w))
 }
 
 /// Every error says where: a span inside a known file (on character boundaries), a data

@@ -77,7 +77,7 @@ impl Session {
                         usage.split("  ").next().unwrap_or(usage)
                     ));
                 }
-                let mut msg = format!("error: unknown command `:{cmd}`");
+                let mut msg = format!("error: unknown command `:{}`", sanitize_line(cmd));
                 if let Some(s) = suggest::similar(cmd, COMMANDS.iter().map(|(c, _)| *c)) {
                     let _ = write!(msg, "\n  = help: did you mean `:{s}`?");
                 } else {
@@ -111,7 +111,10 @@ impl Session {
                 return Reply::fail(msg + "\n");
             }
             if names[..i].contains(name) {
-                return Reply::fail(format!("error: dim `{name}` is given twice\n"));
+                return Reply::fail(format!(
+                    "error: dim `{}` is given twice\n",
+                    sanitize_line(name)
+                ));
             }
         }
         self.by = names.into_iter().map(String::from).collect();
@@ -164,7 +167,7 @@ impl Session {
             return Reply::fail("error: nothing loaded; use :load FILE\n");
         };
         let Some(id) = program.dataset(name) else {
-            return Reply::fail(format!("error: no dataset named `{name}`\n"));
+            return Reply::fail(format!("error: no dataset named `{}`\n", sanitize_line(name)));
         };
         let ds = &program.datasets[id];
         let path = Path::new(path.trim());
@@ -216,7 +219,7 @@ impl Session {
     fn schema(&self, name: &str) -> Reply {
         let Some(t) = self.tables.get(name) else {
             let names: Vec<&str> = self.tables.keys().map(String::as_str).collect();
-            let mut msg = format!("error: no dataset named `{name}`");
+            let mut msg = format!("error: no dataset named `{}`", sanitize_line(name));
             if let Some(s) = suggest::similar(name, names.iter().copied()) {
                 let _ = write!(msg, "\n  = help: did you mean `{s}`?");
             }
@@ -266,7 +269,7 @@ impl Session {
 
     fn unknown(&self, name: &str) -> Reply {
         let names: Vec<String> = self.stmts.iter().filter_map(|s| s.name.clone()).collect();
-        let mut msg = format!("error: `{name}` is not defined");
+        let mut msg = format!("error: `{}` is not defined", sanitize_line(name));
         if let Some(s) = suggest::similar(name, names.iter().map(String::as_str)) {
             let _ = write!(msg, "\n  = help: did you mean `{s}`?");
         }
@@ -303,7 +306,7 @@ impl Session {
             return Reply::fail(text);
         }
         self.checked = Some(checked);
-        Reply::ok(format!("{name} = {value}\n"))
+        Reply::ok(format!("{name} = {}\n", sanitize_line(&value)))
     }
 }
 

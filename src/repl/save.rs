@@ -5,7 +5,8 @@
 //!
 //! A save never writes over a data file of the session, and writes over another existing
 //! file only when it is the loaded file ("save my changes") or the user says `:save!`.
-//! Nor does it write a file that `check` would refuse because its relative paths leave
+//! It writes only regular files (a save over `/dev/null` would replace the device with a
+//! file). Nor does it write a file that `check` would refuse because its relative paths leave
 //! the new file's project (KB0112).
 
 use std::ops::Range;
@@ -59,6 +60,11 @@ impl Session {
     fn refusal(&self, path: &Path, shown: &str, overwrite: bool) -> Option<String> {
         // A path that does not exist (or cannot be resolved) is nobody's file yet.
         let target = std::fs::canonicalize(path).ok()?;
+        // The save renames a new file over the old: over a device or a pipe (`/dev/null`)
+        // that would put a regular file in its place.
+        if std::fs::metadata(&target).is_ok_and(|m| !m.is_file()) {
+            return Some(format!("error: {shown} is not a regular file; nothing was saved\n"));
+        }
         let same = |p: &Path| std::fs::canonicalize(p).is_ok_and(|c| c == target);
         let data = self
             .read_from

@@ -330,6 +330,26 @@ fn save_refuses_a_place_whose_project_would_not_reach_the_data() {
 }
 
 #[test]
+fn save_writes_only_regular_files() {
+    // `:save! /dev/null` renamed a new file over the device; a FIFO stands in for it here.
+    let (dir, mut s) = two_files("repl-save-fifo");
+    let fifo = dir.path().join("pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for cmd in [":save", ":save!"] {
+        let err = fails(&mut s, &format!("{cmd} {}", fifo.display()));
+        assert_eq!(
+            err,
+            format!("error: {} is not a regular file; nothing was saved\n", fifo.display())
+        );
+    }
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(
+        &std::fs::metadata(&fifo).unwrap().file_type()
+    ));
+    let err = fails(&mut s, &format!(":save! {}", dir.path().display()));
+    assert!(err.contains("is not a regular file"), "{err}");
+}
+
+#[test]
 fn save_writes_the_param_values_in_force() {
     let (dir, mut s) = examples_copy("repl-save-param");
     ok(&mut s, ":set answer_within = 45s");
