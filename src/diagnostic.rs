@@ -252,6 +252,8 @@ codes! {
     EmptyColumn = "KB0511",
     /// a number beyond the range of numbers (about ±1.8e308) from arithmetic or an aggregate
     Overflow = "KB0512",
+    /// a KPI divided a number by zero, which made it null (a warning)
+    ZeroDenominator = "KB0513",
     // ---- tests -------------------------------------------------------------
     /// an `expect` that does not hold
     ExpectFailed = "KB0601",

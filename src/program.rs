@@ -157,6 +157,7 @@ pub enum ScalarFunc {
     Round,
     Coalesce,
     Lower,
+    SafeDiv,
 }
 
 impl ScalarFunc {
@@ -171,6 +172,11 @@ impl ScalarFunc {
         ("round", ScalarFunc::Round, "round(x [, digits])"),
         ("coalesce", ScalarFunc::Coalesce, "coalesce(a, b, ...) -> first non-null"),
         ("lower", ScalarFunc::Lower, "lower(text)"),
+        (
+            "safe_div",
+            ScalarFunc::SafeDiv,
+            "safe_div(a, b, default) -> a / b, or default where b is 0",
+        ),
     ];
 
     pub fn name(self) -> &'static str {

@@ -406,6 +406,7 @@ impl Checker<'_> {
         let (min, max) = match f {
             ScalarFunc::Round => (1, 2),
             ScalarFunc::Coalesce => (1, usize::MAX),
+            ScalarFunc::SafeDiv => (3, 3),
             _ => (1, 1),
         };
         if args.len() < min || args.len() > max {
@@ -487,6 +488,11 @@ impl Checker<'_> {
                     t = self.unify(t, ty.clone(), a);
                 }
                 t
+            }
+            // The quotient's type, as `a / b` has it; the default must fit it.
+            ScalarFunc::SafeDiv => {
+                let quotient = self.arith(BinaryOp::Div, (&tys[0], &args[0]), (&tys[1], &args[1]));
+                self.unify(quotient, tys[2].clone(), &args[2])
             }
         };
         Some((f, ty))

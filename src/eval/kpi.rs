@@ -4,6 +4,7 @@
 use super::report::*;
 use super::vector::{arith, cmp_holds, round, scalar};
 use super::{Engine, GroupTable};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::program::*;
 
 /// KPIs an expression uses directly (including correlation inputs).
@@ -81,10 +82,67 @@ impl Engine<'_> {
         }
     }
 
-    /// A KPI's value and sample size in every group of a table.
-    pub(super) fn kpi_values(&self, table: &[DimId], k: KpiId) -> Vec<(Value, Option<u64>)> {
+    /// A warning per KPI that a division by zero made null in the requested groups or the
+    /// total: such a value reads like missing data otherwise.
+    pub(super) fn zero_denominator_warnings(&self, by: &[DimId]) -> Vec<Diagnostic> {
+        let mut kpis: Vec<KpiId> = Vec::new();
+        for (k, dims, _, _) in &self.zero_denominators {
+            if (dims.as_slice() == by || dims.is_empty()) && !kpis.contains(k) {
+                kpis.push(*k);
+            }
+        }
+        kpis.into_iter()
+            .map(|k| {
+                let of = |dims: &[DimId]| {
+                    self.zero_denominators
+                        .iter()
+                        .find(|(kk, d, _, _)| *kk == k && d.as_slice() == dims)
+                        .map(|&(_, _, n, total)| (n, total))
+                };
+                let def = &self.program.kpis[k];
+                let name = &def.name;
+                let place = match (by.is_empty(), of(by), of(&[])) {
+                    (true, _, _) => String::new(),
+                    (false, Some((n, total)), in_total) => format!(
+                        " in {n} of {total} group{}{}",
+                        if total == 1 { "" } else { "s" },
+                        if in_total.is_some() { " and in the total" } else { "" }
+                    ),
+                    (false, None, _) => " in the total".to_string(),
+                };
+                Diagnostic::warning(
+                    Code::ZeroDenominator,
+                    format!("a division by zero made `{name}` null{place}"),
+                )
+                .at(def.expr_span, format!("in kpi `{name}`"))
+                .note(
+                    "a number divided by zero is null, as in SQLite and MySQL \
+                     (PostgreSQL stops with an error, DuckDB gives infinity)",
+                )
+                .help("`safe_div(a, b, 0)` gives a value of your choice where `b` is zero")
+            })
+            .collect()
+    }
+
+    /// A KPI's value and sample size in every group of a table, and how many groups a
+    /// number divided by zero made null.
+    pub(super) fn kpi_values(
+        &self,
+        table: &[DimId],
+        k: KpiId,
+    ) -> (Vec<(Value, Option<u64>)>, usize) {
         let t = &self.tables[table];
-        (0..t.keys.len()).map(|g| self.kpi_expr(table, t, &self.program.kpis[k].expr, g)).collect()
+        let mut zero_divided = 0;
+        let values = (0..t.keys.len())
+            .map(|g| {
+                let v = self.kpi_expr(table, t, &self.program.kpis[k].expr, g);
+                if self.zero_divided.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    zero_divided += 1;
+                }
+                v
+            })
+            .collect();
+        (values, zero_divided)
     }
 
     fn kpi_expr(
@@ -114,6 +172,9 @@ impl Engine<'_> {
             KpiExpr::Binary(op, a, b) => {
                 let (x, nx) = self.kpi_expr(dims, t, a, g);
                 let (y, ny) = self.kpi_expr(dims, t, b, g);
+                if *op == BinaryOp::Div && x.as_f64().is_some() && y.as_f64() == Some(0.0) {
+                    self.zero_divided.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 (self.checked(binary(*op, &x, &y)), min_n(nx, ny))
             }
             KpiExpr::IsNull(x, negated) => {
@@ -149,6 +210,10 @@ impl Engine<'_> {
                         first,
                         vals.get(1).and_then(|v| v.0.as_f64()).unwrap_or(0.0),
                     ))),
+                    ScalarFunc::SafeDiv => match vals[1].0.as_f64() {
+                        Some(0.0) => vals[2].0.clone(),
+                        _ => self.checked(binary(BinaryOp::Div, &vals[0].0, &vals[1].0)),
+                    },
                     ScalarFunc::Lower => match &vals[0].0 {
                         Value::Text(s) => Value::Text(s.to_lowercase()),
                         _ => Value::Null,

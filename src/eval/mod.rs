@@ -169,6 +169,8 @@ fn run(
         warnings: std::sync::Mutex::new(Vec::new()),
         scanned: Vec::new(),
         overflowed: std::sync::atomic::AtomicBool::new(false),
+        zero_divided: std::sync::atomic::AtomicBool::new(false),
+        zero_denominators: Vec::new(),
         tables: HashMap::new(),
     };
     let kpis = engine.needed_kpis(&req.items);
@@ -194,6 +196,7 @@ fn run(
     engine.compute(sets, &hidden)?;
     let mut negative = emptiness::warnings(&engine, &empties);
     negative.extend(durations::warnings(&engine, &checks));
+    negative.extend(engine.zero_denominator_warnings(&req.by));
     let rows_table = req.by.clone();
     let total = if req.by.is_empty() {
         None
@@ -360,6 +363,10 @@ pub(crate) struct Engine<'a> {
     scanned: Vec<DatasetId>,
     /// Set when KPI arithmetic overflowed (see `kpi::Engine::checked`).
     overflowed: std::sync::atomic::AtomicBool,
+    /// Set when a KPI divided a number by zero (read per group by `kpi_values`).
+    zero_divided: std::sync::atomic::AtomicBool,
+    /// Per KPI and grouping: the groups a division by zero made null, of how many.
+    zero_denominators: Vec<(KpiId, Vec<DimId>, usize, usize)>,
     tables: HashMap<Vec<DimId>, GroupTable>,
 }
 
@@ -515,9 +522,12 @@ impl Engine<'_> {
         for i in order {
             let (dims, kpis) = &sets[i];
             for &k in kpis {
-                let values = self.kpi_values(dims, k);
+                let (values, zero_divided) = self.kpi_values(dims, k);
                 if self.overflowed.swap(false, std::sync::atomic::Ordering::Relaxed) {
                     return Err(Stop::Error(self.overflow(None, Some(k))));
+                }
+                if zero_divided > 0 {
+                    self.zero_denominators.push((k, dims.clone(), zero_divided, values.len()));
                 }
                 if let Some(t) = self.tables.get_mut(dims) {
                     t.kpis.insert(k, values);

@@ -279,6 +279,20 @@ impl Frame<'_> {
                 }
                 other => return Err(format!("`lower` needs text, found {}", kind(&other))),
             },
+            ScalarFunc::SafeDiv => {
+                let (a, b) = (nums(first)?, nums(self.eval(&args[1])?)?);
+                let default = nums(self.eval(&args[2])?)?;
+                let out: Vec<f64> = a
+                    .iter()
+                    .zip(&b)
+                    .zip(&default)
+                    .map(|((&x, &y), &d)| if y == 0.0 { d } else { arith(BinaryOp::Div, x, y) })
+                    .collect();
+                if out.iter().any(|r| r.is_infinite()) {
+                    return Err(format!("`safe_div` {OVERFLOW}"));
+                }
+                Vector::Num(out)
+            }
             ScalarFunc::Round => {
                 let digits = match args.get(1) {
                     Some(d) => nums(self.eval(d)?)?,

@@ -2264,3 +2264,98 @@ fn more_than_256_threads_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(support::stderr(&o).contains("at most 256"), "{}", support::stderr(&o));
 }
+
+// ---- division by zero (catalogue S01) -----------------------------------------------------
+
+const DIVISIONS: &str = "
+    dataset t = csv(\"t.csv\") { g: text  a: number  b: number }
+    dim g = t.g
+    kpi ratio = sum(t.a) / sum(t.b)
+    kpi guarded = case when sum(t.b) == 0 then 0 else sum(t.a) / sum(t.b) end
+    kpi safe = safe_div(sum(t.a), sum(t.b), -1)
+    kpi row_safe = sum(safe_div(t.a, t.b, 0))
+";
+
+/// x: 12 / 4; y: 5 / 0; z: null / 0 (null whatever the denominator); total 17 / 4.
+const DIVISION_ROWS: &str = "
+    g,a,b
+    x,10,2
+    x,2,2
+    y,5,0
+    z,,0
+";
+
+/// A zero denominator makes a KPI null, as in SQLite; a warning counts the groups where a
+/// number was divided by zero (not a null numerator, not a `case` branch not taken).
+#[test]
+fn s01_a_zero_denominator_is_null_and_counted_in_a_warning() {
+    let p = project(DIVISIONS, &[("t", DIVISION_ROWS)]);
+    let r = query(&p, &["ratio", "guarded"], &["g"], None);
+    value(&r, "ratio", &[t("x")], 3.0);
+    null(&r, "ratio", &[t("y")]);
+    null(&r, "ratio", &[t("z")]);
+    approx("ratio total", total_kpi(&r, "ratio").value, 4.25);
+    value(&r, "guarded", &[t("y")], 0.0);
+    let codes: Vec<&str> = r.warnings.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["KB0513"], "{}", r.warnings);
+    let w = &r.warnings.diagnostics[0];
+    assert_eq!(w.message, "a division by zero made `ratio` null in 1 of 3 groups");
+    // Ungrouped, only the total: no warning where it divides by 4 ...
+    assert!(query(&p, &["ratio"], &[], None).warnings.is_empty());
+    // ... and one without a count where it divides by zero.
+    let r = query(&p, &["ratio"], &[], Some("t.g == \"y\""));
+    assert_eq!(r.warnings.diagnostics.len(), 1, "{}", r.warnings);
+    assert_eq!(r.warnings.diagnostics[0].message, "a division by zero made `ratio` null");
+    // By group and in the total.
+    let r = query(&p, &["ratio"], &["g"], Some("t.g != \"x\""));
+    assert_eq!(
+        r.warnings.diagnostics[0].message,
+        "a division by zero made `ratio` null in 1 of 2 groups and in the total"
+    );
+}
+
+/// `safe_div(a, b, default)`: the default where `b` is 0, else `a / b`; over KPIs and rows.
+#[test]
+fn s01_safe_div_gives_its_default_where_the_denominator_is_zero() {
+    let p = project(DIVISIONS, &[("t", DIVISION_ROWS)]);
+    let r = query(&p, &["safe", "row_safe"], &["g"], None);
+    assert!(r.warnings.is_empty(), "{}", r.warnings);
+    value(&r, "safe", &[t("x")], 3.0);
+    value(&r, "safe", &[t("y")], -1.0);
+    value(&r, "safe", &[t("z")], -1.0);
+    approx("safe total", total_kpi(&r, "safe").value, 4.25);
+    // Rows: 10/2 + 2/2 in x; 5/0 is 0 in y; null/0 is 0 in z.
+    value(&r, "row_safe", &[t("x")], 6.0);
+    value(&r, "row_safe", &[t("y")], 0.0);
+    value(&r, "row_safe", &[t("z")], 0.0);
+    approx("row_safe total", total_kpi(&r, "row_safe").value, 6.0);
+    // A null denominator is not zero: the quotient is null.
+    let p = project(DIVISIONS, &[("t", "g,a,b\nx,1,\n")]);
+    let r = query(&p, &["safe", "row_safe"], &[], None);
+    assert_eq!(total_or_only(&r, "safe"), None);
+    assert_eq!(total_or_only(&r, "row_safe"), None);
+}
+
+fn total_or_only(r: &Report, name: &str) -> Option<f64> {
+    match &r.rows[0].cells[item(r, name)] {
+        Cell::Kpi(k) => k.value,
+        Cell::Blend(_) => panic!("`{name}` is a blend"),
+    }
+}
+
+#[test]
+fn s01_safe_div_takes_three_arguments_whose_default_fits_the_quotient() {
+    let check = |kpi: &str| {
+        let text = format!("dataset t = csv(\"t.csv\") {{ a: number  b: number }}\n{kpi}\n");
+        let c = kpiblend::check::check_text(
+            "t.kpi",
+            &text,
+            std::path::Path::new("."),
+            &kpiblend::check::CheckOptions::default(),
+        );
+        c.diagnostics.iter().map(|d| d.code.as_str()).collect::<Vec<_>>()
+    };
+    assert_eq!(check("kpi k = safe_div(sum(t.a), sum(t.b), 0)"), Vec::<&str>::new());
+    assert_eq!(check("kpi k = safe_div(sum(t.a), sum(t.b))"), ["KB0203"]);
+    assert_eq!(check("kpi k = safe_div(sum(t.a), sum(t.b), \"none\")"), ["KB0201"]);
+}
