@@ -1,6 +1,32 @@
 //! Proleptic Gregorian calendar arithmetic on day numbers (days since 1970-01-01),
 //! shared by literal parsing, the CSV reader and the date functions.
 
+/// The first day of the supported range, -9999-01-01: dates and times are in years
+/// -9999 to 9999 (the CSV reader and literals take 0000 to 9999; arithmetic and time zone
+/// offsets may step outside that). A value beyond the range is an error where it is made
+/// ([`in_range`]); the functions here never overflow on any `i64`, but beyond the range
+/// their results mean nothing.
+pub const MIN_DAY: i64 = -4_371_587;
+/// The last day of the supported range, 9999-12-31.
+pub const MAX_DAY: i64 = 2_932_896;
+
+/// Whether a day number is in the supported range.
+pub fn in_range(days: i64) -> bool {
+    (MIN_DAY..=MAX_DAY).contains(&days)
+}
+
+/// Whether `x`, a date (days) or a time (seconds, when `is_time`), is in the supported range.
+#[allow(clippy::cast_precision_loss)]
+pub fn value_in_range(x: f64, is_time: bool) -> bool {
+    let days = if is_time { x / 86_400.0 } else { x };
+    days.is_nan() || (MIN_DAY as f64 <= days && days < (MAX_DAY + 1) as f64)
+}
+
+/// A day number forced into the supported range, so that nothing overflows.
+fn clamp(days: i64) -> i64 {
+    days.clamp(MIN_DAY, MAX_DAY)
+}
+
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`).
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -14,7 +40,7 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 
 /// The civil date `(year, month, day)` of a day number.
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
+    let z = clamp(days) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -48,12 +74,12 @@ pub fn checked_days(year: i64, month: u32, day: u32) -> Option<i64> {
 
 /// Monday = 0 … Sunday = 6 (1970-01-01 was a Thursday).
 pub fn weekday(days: i64) -> i64 {
-    (days + 3).rem_euclid(7)
+    (clamp(days) + 3).rem_euclid(7)
 }
 
 /// The Monday that starts the ISO week containing `days`.
 pub fn week_start(days: i64) -> i64 {
-    days - weekday(days)
+    clamp(days) - weekday(days)
 }
 
 pub fn month_start(days: i64) -> i64 {
@@ -66,10 +92,11 @@ pub fn quarter_start(days: i64) -> i64 {
     days_from_civil(y, (m - 1) / 3 * 3 + 1, 1)
 }
 
-/// `YYYY-MM-DD`
+/// `YYYY-MM-DD` (`-YYYY-MM-DD` before year 0).
 pub fn format_date(days: i64) -> String {
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    let sign = if y < 0 { "-" } else { "" };
+    format!("{sign}{:04}-{m:02}-{d:02}", y.abs())
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (fractions of a second kept when present)
@@ -101,6 +128,27 @@ mod tests {
             let (y, m, dd) = civil_from_days(d);
             assert_eq!(days_from_civil(y, m, dd), d);
         }
+    }
+
+    #[test]
+    fn the_range_ends_are_years_minus_9999_and_9999_and_shown_with_their_sign() {
+        assert_eq!(days_from_civil(-9999, 1, 1), MIN_DAY);
+        assert_eq!(days_from_civil(9999, 12, 31), MAX_DAY);
+        assert_eq!(format_date(MIN_DAY), "-9999-01-01");
+        assert_eq!(format_date(days_from_civil(-1, 12, 27)), "-0001-12-27");
+        assert_eq!(format_date(MAX_DAY), "9999-12-31");
+        assert!(in_range(MIN_DAY) && in_range(MAX_DAY));
+        assert!(!in_range(MIN_DAY - 1) && !in_range(MAX_DAY + 1));
+        // One second before 10000-01-01 is in range; 10000-01-01 itself is not.
+        #[allow(clippy::cast_precision_loss)]
+        let end = (MAX_DAY + 1) as f64 * 86_400.0;
+        assert!(value_in_range(end - 1.0, true) && !value_in_range(end, true));
+        // Beyond the range nothing overflows, whatever the day number.
+        for d in [i64::MIN, i64::MAX, MIN_DAY - 1, MAX_DAY + 1] {
+            let _ = (format_date(d), week_start(d), month_start(d), quarter_start(d), weekday(d));
+        }
+        let _ = format_time(1e300);
+        let _ = format_time(-1e300);
     }
 
     #[test]

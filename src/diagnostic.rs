@@ -250,7 +250,7 @@ codes! {
     NoRows = "KB0510",
     /// a column an aggregate reads has no value in any row read (a warning)
     EmptyColumn = "KB0511",
-    /// a number beyond the range of numbers (about ±1.8e308) from arithmetic or an aggregate
+    /// a number beyond the range of numbers (about ±1.8e308), or a date or time beyond years -9999 to 9999
     Overflow = "KB0512",
     /// a KPI divided a number by zero, which made it null (a warning)
     ZeroDenominator = "KB0513",

@@ -359,6 +359,8 @@ pub struct ViewDef {
     pub items: Vec<ItemRef>,
     pub by: Vec<DimId>,
     pub filter: Option<RowExpr>,
+    /// Where the filter is written.
+    pub filter_at: Option<Span>,
 }
 
 #[derive(Debug, Clone)]

@@ -360,6 +360,10 @@ impl Checker<'_> {
     /// A target or warn bound, converted to the KPI's unit.
     fn bound(&mut self, k: &ast::Kpi, b: &ast::Bound, unit: &Unit, what: &str) -> Option<Bound> {
         let (value, ty) = self.constant(&b.value, &format!("a {what}"))?;
+        if ty == Ty::Error {
+            // A param whose own definition failed: reported there.
+            return None;
+        }
         let Some(mut v) = value.as_f64() else {
             self.error(
                 Diagnostic::error(Code::ArgumentType, format!("a {what} must be a number"))

@@ -257,6 +257,7 @@ impl Checker<'_> {
             items,
             by,
             filter,
+            filter_at: v.filter.as_ref().map(|f| f.span),
         });
     }
 

@@ -279,6 +279,18 @@ impl Checker<'_> {
                 if !v.is_finite() {
                     return not_constant(self);
                 }
+                if matches!(ty, Ty::Date | Ty::Time)
+                    && !crate::calendar::value_in_range(v, ty == Ty::Time)
+                {
+                    self.error(
+                        Diagnostic::error(
+                            Code::Overflow,
+                            format!("{what} {}", crate::eval::DATE_RANGE),
+                        )
+                        .at(e.span, "beyond the range of dates"),
+                    );
+                    return None;
+                }
                 Some((Value::Num(v), ty))
             }
             ExprKind::Column { .. }

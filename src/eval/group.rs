@@ -89,7 +89,10 @@ impl DimInterner {
         out.clear();
         match v {
             Vector::Num(x) => out.extend(
-                x.iter().map(|&f| self.intern(if f.is_nan() { Key::Null } else { Key::Num(f) })),
+                // `+ 0.0` makes -0 a 0: which of the two a group shows must not depend on
+                // the row that came first (`hour()` of a midnight before 1970 is -0).
+                x.iter()
+                    .map(|&f| self.intern(if f.is_nan() { Key::Null } else { Key::Num(f + 0.0) })),
             ),
             Vector::Bool(x) => out.extend(
                 x.iter()

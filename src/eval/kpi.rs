@@ -2,7 +2,7 @@
 //! against targets, and blends with their guards.
 
 use super::report::*;
-use super::vector::{arith, cmp_holds, round, scalar};
+use super::vector::{arith, cmp_holds, is_calendar, round, scalar};
 use super::{Engine, GroupTable};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::program::*;
@@ -218,7 +218,14 @@ impl Engine<'_> {
                         Value::Text(s) => Value::Text(s.to_lowercase()),
                         _ => Value::Null,
                     },
-                    _ => num(Some(scalar(*f, first, matches!(vals[0].0, Value::Time(_))))),
+                    _ => {
+                        let is_time = matches!(vals[0].0, Value::Time(_));
+                        if is_calendar(*f) && !crate::calendar::value_in_range(first, is_time) {
+                            self.out_of_range.store(true, std::sync::atomic::Ordering::Relaxed);
+                            return (Value::Null, n);
+                        }
+                        num(Some(scalar(*f, first, is_time)))
+                    }
                 };
                 (out, n)
             }

@@ -19,12 +19,14 @@ pub mod scan;
 mod stream;
 pub mod vector;
 
+use crate::source::Span;
 use std::collections::HashMap;
 
 pub use data::{Data, DataOptions, FileSchemas, SkippingSchemas, load_error, referenced_columns};
 pub use fixture::{FixtureFiles, MAX_FIXTURE_BYTES, load_fixture};
 pub use kpi::{agg_refs, kpi_refs};
 pub use report::*;
+pub use vector::DATE_RANGE;
 
 use self::agg::Acc;
 use self::group::Key;
@@ -44,6 +46,8 @@ pub struct Request {
     pub items: Vec<ItemRef>,
     pub by: Vec<DimId>,
     pub filter: Option<RowExpr>,
+    /// Where the filter is written (a view's `where`), to place errors evaluating it.
+    pub filter_at: Option<Span>,
     pub max_groups: usize,
     /// Set from another thread (Ctrl-C) to stop between chunks with an "interrupted" error.
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -79,6 +83,7 @@ impl Request {
             items,
             by: Vec::new(),
             filter: None,
+            filter_at: None,
             max_groups: MAX_GROUPS,
             cancel: None,
             threads: 0,
@@ -92,6 +97,7 @@ impl Request {
             items: view.items.clone(),
             by: view.by.clone(),
             filter: view.filter.clone(),
+            filter_at: view.filter_at,
             max_groups: MAX_GROUPS,
             cancel: None,
             threads: 0,
@@ -152,6 +158,7 @@ fn run(
         program,
         data,
         filter: req.filter.as_ref(),
+        filter_at: req.filter_at,
         max_groups: req.max_groups,
         cancel: req.cancel.clone(),
         // More threads than this help nothing (a file is read in blocks of megabytes) and
@@ -170,6 +177,7 @@ fn run(
         scanned: Vec::new(),
         overflowed: std::sync::atomic::AtomicBool::new(false),
         zero_divided: std::sync::atomic::AtomicBool::new(false),
+        out_of_range: std::sync::atomic::AtomicBool::new(false),
         zero_denominators: Vec::new(),
         tables: HashMap::new(),
     };
@@ -264,17 +272,36 @@ fn warnings(engine: &Engine<'_>, data: &Data, negative: Vec<Diagnostic>) -> Vec<
     loaded.into_iter().chain(keys).chain(other).chain(negative).collect()
 }
 
-/// An error evaluating rows of dataset `root`, placed at the KPI whose aggregate failed.
-pub(super) fn row_error(program: &Program, root: DatasetId, e: scan::BlockError) -> Diagnostic {
-    let code = if e.message.ends_with(vector::OVERFLOW) { Code::Overflow } else { Code::BadValue };
+/// An error evaluating rows of dataset `root`, placed at the KPI whose aggregate failed,
+/// the dim, or the request's filter (at `filter_at`, where it was written).
+pub(super) fn row_error(
+    program: &Program,
+    root: DatasetId,
+    e: scan::BlockError,
+    filter_at: Option<Span>,
+) -> Diagnostic {
+    let beyond = [vector::OVERFLOW, vector::DATE_RANGE];
+    let code =
+        if beyond.iter().any(|b| e.message.ends_with(b)) { Code::Overflow } else { Code::BadValue };
     let name = &program.datasets[root].name;
     let d = Diagnostic::error(code, format!("while reading `{name}`: {}", e.message));
-    match e.agg.and_then(|a| first_kpi_using(program, a)) {
-        Some(k) => {
-            let def = &program.kpis[k];
-            d.at(def.expr_span, format!("in kpi `{}`", def.name))
+    match e.place {
+        scan::Place::Agg(a) => match first_kpi_using(program, a) {
+            Some(k) => {
+                let def = &program.kpis[k];
+                d.at(def.expr_span, format!("in kpi `{}`", def.name))
+            }
+            None => d,
+        },
+        scan::Place::Dim(dim) => {
+            let def = &program.dims[dim];
+            d.at(def.span, format!("in dim `{}`", def.name))
         }
-        None => d,
+        scan::Place::Filter => match filter_at {
+            Some(span) => d.at(span, "in this `where`"),
+            None => d,
+        },
+        scan::Place::Nowhere => d,
     }
 }
 
@@ -349,6 +376,7 @@ pub(crate) struct Engine<'a> {
     program: &'a Program,
     data: &'a Data,
     filter: Option<&'a RowExpr>,
+    filter_at: Option<Span>,
     max_groups: usize,
     cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     threads: usize,
@@ -363,6 +391,8 @@ pub(crate) struct Engine<'a> {
     scanned: Vec<DatasetId>,
     /// Set when KPI arithmetic overflowed (see `kpi::Engine::checked`).
     overflowed: std::sync::atomic::AtomicBool,
+    /// Set when a date function in a KPI met a value beyond the range of dates.
+    out_of_range: std::sync::atomic::AtomicBool,
     /// Set when a KPI divided a number by zero (read per group by `kpi_values`).
     zero_divided: std::sync::atomic::AtomicBool,
     /// Per KPI and grouping: the groups a division by zero made null, of how many.
@@ -514,6 +544,7 @@ impl Engine<'_> {
                     return Err(Stop::Error(self.overflow(Some(a), None)));
                 }
             }
+            self.dates_in_range(&g.dims, &table)?;
             self.tables.insert(g.dims.clone(), table);
         }
         // Finer tables first: a correlation reads its inputs from the finer table.
@@ -525,6 +556,16 @@ impl Engine<'_> {
                 let (values, zero_divided) = self.kpi_values(dims, k);
                 if self.overflowed.swap(false, std::sync::atomic::Ordering::Relaxed) {
                     return Err(Stop::Error(self.overflow(None, Some(k))));
+                }
+                let def = &self.program.kpis[k];
+                let is_time = def.unit == Unit::Time;
+                let beyond = |(v, _): &(Value, Option<u64>)| {
+                    v.as_f64().is_some_and(|x| !crate::calendar::value_in_range(x, is_time))
+                };
+                if self.out_of_range.swap(false, std::sync::atomic::Ordering::Relaxed)
+                    || (matches!(def.unit, Unit::Time | Unit::Date) && values.iter().any(beyond))
+                {
+                    return Err(Stop::Error(self.beyond_dates(k)));
                 }
                 if zero_divided > 0 {
                     self.zero_denominators.push((k, dims.clone(), zero_divided, values.len()));
@@ -575,6 +616,39 @@ impl Engine<'_> {
 
     /// The error for a number beyond the range of numbers: from aggregate `agg`, or from
     /// the arithmetic of KPI `kpi`; placed at (the first needed) KPI that uses it.
+    /// An error when a date or time dim has a group beyond the range of dates (its value
+    /// could not be shown).
+    fn dates_in_range(&self, dims: &[DimId], table: &GroupTable) -> Result<(), Stop> {
+        for (i, &d) in dims.iter().enumerate() {
+            let dim = &self.program.dims[d];
+            let is_time = dim.ty == Ty::Time;
+            let beyond = |k: &Vec<Key>| matches!(k[i], Key::Num(x) if !crate::calendar::value_in_range(x, is_time));
+            if matches!(dim.ty, Ty::Time | Ty::Date) && table.keys.iter().any(beyond) {
+                let d = Diagnostic::error(
+                    Code::Overflow,
+                    format!("a value of dim `{}` {}", dim.name, vector::DATE_RANGE),
+                )
+                .at(dim.span, format!("dim `{}`", dim.name))
+                .help(
+                    "check the data and the arithmetic on dates; no value is made null or clamped",
+                );
+                return Err(Stop::Error(d));
+            }
+        }
+        Ok(())
+    }
+
+    /// KPI `k` made or read a date or time beyond the range of dates.
+    fn beyond_dates(&self, k: KpiId) -> Diagnostic {
+        let def = &self.program.kpis[k];
+        Diagnostic::error(
+            Code::Overflow,
+            format!("a date or time in `{}` {}", def.name, vector::DATE_RANGE),
+        )
+        .at(def.expr_span, format!("in kpi `{}`", def.name))
+        .help("check the data and the arithmetic on dates; no value is made null or clamped")
+    }
+
     fn overflow(&self, agg: Option<AggId>, kpi: Option<KpiId>) -> Diagnostic {
         let program = self.program;
         let kpi = kpi.or_else(|| agg.and_then(|a| first_kpi_using(program, a)));
@@ -598,7 +672,7 @@ impl Engine<'_> {
         groupings: &[scan::Grouping],
     ) -> Result<Vec<scan::Groups>, Diagnostic> {
         let rows = self.data.rows(root);
-        let fail = |e: scan::BlockError| row_error(self.program, root, e);
+        let fail = |e: scan::BlockError| row_error(self.program, root, e, self.filter_at);
         let column = |d: DatasetId, c: &str| self.data.column(d, c);
         let dicts = |d: DatasetId, c: &str| self.data.dict(d, c);
         let work = |start: usize| -> Result<scan::Partial, Diagnostic> {

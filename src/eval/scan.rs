@@ -32,12 +32,24 @@ pub struct Partial {
 #[derive(Debug)]
 pub struct BlockError {
     pub message: String,
-    pub agg: Option<AggId>,
+    /// What was being evaluated, for the error's place.
+    pub place: Place,
+}
+
+/// The expression a row error came from.
+#[derive(Debug, Clone, Copy)]
+pub enum Place {
+    Agg(AggId),
+    Dim(DimId),
+    /// The request's filter (a view's `where`, `--where`, the period).
+    Filter,
+    /// No one expression (the group limit).
+    Nowhere,
 }
 
 impl From<String> for BlockError {
     fn from(message: String) -> Self {
-        BlockError { message, agg: None }
+        BlockError { message, place: Place::Nowhere }
     }
 }
 
@@ -48,15 +60,25 @@ pub fn feed_block(
     filter: Option<&RowExpr>,
     groupings: &[Grouping],
 ) -> Result<Partial, BlockError> {
-    let keep = filter.map(|f| frame.bools(f)).transpose()?;
+    let keep = filter
+        .map(|f| frame.bools(f))
+        .transpose()
+        .map_err(|message| BlockError { message, place: Place::Filter })?;
     let mut sets = Vec::with_capacity(groupings.len());
     let mut groups = Vec::new();
     // Aggregate arguments and filters are shared by groupings: evaluate each once.
     let mut masks: HashMap<AggId, Option<Vec<u8>>> = HashMap::new();
     let mut args: HashMap<AggId, Option<vector::Vector>> = HashMap::new();
     for g in groupings {
-        let dims: Vec<_> =
-            g.dims.iter().map(|&d| frame.eval(&program.dims[d].expr)).collect::<Result<_, _>>()?;
+        let dims: Vec<_> = g
+            .dims
+            .iter()
+            .map(|&d| {
+                frame
+                    .eval(&program.dims[d].expr)
+                    .map_err(|message| BlockError { message, place: Place::Dim(d) })
+            })
+            .collect::<Result<_, _>>()?;
         let mut grouper = Grouper::new(g.dims.len(), usize::MAX);
         grouper
             .assign(&dims, keep.as_deref(), frame.rows.len(), &mut groups)
@@ -76,7 +98,7 @@ pub fn feed_block(
                 accs.push(Acc::Count(vec![n]));
                 continue;
             }
-            let in_agg = |message: String| BlockError { message, agg: Some(a) };
+            let in_agg = |message: String| BlockError { message, place: Place::Agg(a) };
             if let std::collections::hash_map::Entry::Vacant(slot) = masks.entry(a) {
                 let own =
                     def.filter.as_ref().map(|f| frame.bools(f)).transpose().map_err(in_agg)?;

@@ -211,7 +211,9 @@ fn scan_dataset(
             };
             let frame =
                 Frame { rows: 0..rows, maps: &maps, root: d, column: &column, dicts: &dict };
-            let fail = |e: super::scan::BlockError| Stop::Error(super::row_error(program, d, e));
+            let fail = |e: super::scan::BlockError| {
+                Stop::Error(super::row_error(program, d, e, engine.filter_at))
+            };
             Some(scan::feed_block(program, &frame, engine.filter, groupings).map_err(fail)?)
         };
         let mut columns = table.columns;

@@ -304,7 +304,11 @@ impl Frame<'_> {
             }
             _ => {
                 let is_time = self.time_arg(&args[0]);
-                Vector::Num(nums(first)?.into_iter().map(|x| scalar(f, x, is_time)).collect())
+                let values = nums(first)?;
+                if is_calendar(f) && values.iter().any(|&x| !calendar::value_in_range(x, is_time)) {
+                    return Err(format!("the argument of `{}` {DATE_RANGE}", f.name()));
+                }
+                Vector::Num(values.into_iter().map(|x| scalar(f, x, is_time)).collect())
             }
         })
     }
@@ -328,6 +332,19 @@ impl Frame<'_> {
     }
 }
 
+/// Whether `f` reads its argument as a date or a time.
+pub fn is_calendar(f: ScalarFunc) -> bool {
+    matches!(
+        f,
+        ScalarFunc::Week
+            | ScalarFunc::Day
+            | ScalarFunc::Month
+            | ScalarFunc::Quarter
+            | ScalarFunc::Weekday
+            | ScalarFunc::Hour
+    )
+}
+
 /// A date or time function on one value (dates in days, times in seconds).
 #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
 pub fn scalar(f: ScalarFunc, x: f64, is_time: bool) -> f64 {
@@ -341,7 +358,8 @@ pub fn scalar(f: ScalarFunc, x: f64, is_time: bool) -> f64 {
         ScalarFunc::Month => calendar::month_start(days) as f64,
         ScalarFunc::Quarter => calendar::quarter_start(days) as f64,
         ScalarFunc::Weekday => (calendar::weekday(days) + 1) as f64,
-        ScalarFunc::Hour => (x.rem_euclid(86_400.0) / 3600.0).floor(),
+        // `+ 0.0`: a midnight before 1970 is hour 0, not -0.
+        ScalarFunc::Hour => (x.rem_euclid(86_400.0) / 3600.0).floor() + 0.0,
         ScalarFunc::Abs => x.abs(),
         _ => x,
     }
@@ -383,6 +401,10 @@ pub fn arith(op: BinaryOp, a: f64, b: f64) -> f64 {
 
 /// The end of the message of an evaluation error for a number beyond `f64`'s range.
 pub const OVERFLOW: &str = "overflows the range of numbers (beyond ±1.8e308)";
+
+/// The end of the message of an evaluation error for a date or time beyond the range of
+/// [`calendar`].
+pub const DATE_RANGE: &str = "is beyond the range of dates (years -9999 to 9999)";
 
 pub fn cmp_holds(op: CmpOp, ord: std::cmp::Ordering) -> bool {
     use std::cmp::Ordering::*;

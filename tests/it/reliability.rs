@@ -754,6 +754,93 @@ fn s04_overflow_is_an_error_at_the_kpi_never_a_value() {
     assert_eq!(run("x\n-1.7e308\n1.7e308\n1.7e308\n").unwrap(), Some(1.7e308));
 }
 
+/// The place of each error, as `(line, column)` of its primary span.
+fn error_places(e: &kpiblend::Error) -> Vec<(&'static str, String, (usize, usize))> {
+    e.diagnostics
+        .iter()
+        .map(|d| {
+            let span = d.primary_span().unwrap_or_else(|| panic!("no place: {e}"));
+            let at = e.sources.get(span.file).expect("a known file").line_col(span.start as usize);
+            (d.code.as_str(), d.message.clone(), (at.line, at.column))
+        })
+        .collect()
+}
+
+/// Dates and times are in years -9999 to 9999: arithmetic beyond that is an error (KB0512)
+/// where the value is made or read (the KPI, the dim, the filter, the date function, the
+/// param), never a panic (`calendar` overflowed at `max(d) + 1e300`, red team) and never a
+/// clamped date shown as if it were real.
+#[test]
+fn dates_beyond_their_range_are_errors_at_their_place() {
+    let defs = "dataset t = csv(\"t.csv\") { d: date  t: time  x: number }\n\
+                kpi far = max(t.d) + 1e300\n\
+                kpi late = max(t.t) + 1e300\n\
+                kpi weekday_far = count(t where weekday(t.d + 1e300) > 1)\n\
+                dim m = month(t.d + 1e300)\n\
+                dim shifted = t.d - 1e300\n\
+                kpi n = count(t)\n\
+                kpi near = max(t.d) + 2900000\n\
+                view v = n where week(t.t - 1e300) > t.d\n\
+                view huge = n where t.x * 1e300 > 0\n";
+    let mut p = Project::from_source("t.kpi", defs);
+    p.bind_csv("t", &b"d,t,x\n2026-03-01,2026-03-01T10:00:00Z,1e300\n"[..]).unwrap();
+    let beyond = "is beyond the range of dates (years -9999 to 9999)";
+    let e = p.query(&["far"], &[], None).expect_err("far");
+    assert_eq!(
+        error_places(&e),
+        [("KB0512", format!("a date or time in `far` {beyond}"), (2, 11))]
+    );
+    let e = p.query(&["late"], &[], None).expect_err("late");
+    assert_eq!(error_places(&e)[0].2, (3, 12));
+    let e = p.query(&["weekday_far"], &[], None).expect_err("weekday");
+    assert_eq!(
+        error_places(&e),
+        [("KB0512", format!("while reading `t`: the argument of `weekday` {beyond}"), (4, 19))]
+    );
+    for (dim, line) in [("m", 5), ("shifted", 6)] {
+        let e = p.query(&["n"], &[dim], None).expect_err(dim);
+        let (code, _, at) = &error_places(&e)[0];
+        assert_eq!((*code, *at), ("KB0512", (line, 5)), "{e}");
+    }
+    for (view, line) in [("v", 9), ("huge", 10)] {
+        let e = p.view(view).expect_err(view);
+        let (code, _, (l, _)) = &error_places(&e)[0];
+        assert_eq!((*code, *l), ("KB0512", line), "{e}");
+    }
+    // Up to 9999-12-31 is a date like any other.
+    let r = p.query(&["near"], &[], None).unwrap();
+    assert_eq!(r.kpi_value("near", &[]), Some(20_513.0 + 2_900_000.0));
+    // A param is checked when it is folded.
+    let c = kpiblend::check::check_text(
+        "p.kpi",
+        "param far = 2026-03-01 + 1e300\ndataset t = csv(\"t.csv\") { d: date }\nkpi m = max(t.d) target <= far\n",
+        std::path::Path::new("."),
+        &kpiblend::check::CheckOptions::default(),
+    );
+    assert_eq!(codes(&c), ["KB0512"], "{:?}", c.diagnostics);
+}
+
+/// A group's key never depends on which of -0 and 0 its first row had (`hour()` of a
+/// midnight before 1970 is -0 in floating point, and so is `round(-0.4)`).
+#[test]
+fn minus_zero_group_keys_do_not_depend_on_row_order() {
+    let defs = "dataset t = csv(\"t.csv\") { t: time  x: number }\n\
+                dim hr = hour(t.t)\ndim r = round(t.x)\nkpi n = count(t)\n";
+    let rows = ["1969-12-31T00:00:00Z,-0.4", "1970-01-01T00:00:00Z,0.4"];
+    let json = |first: usize| {
+        let mut p = Project::from_source("t.kpi", defs);
+        let csv = format!("t,x\n{}\n{}\n", rows[first], rows[1 - first]);
+        p.bind_csv("t", csv.as_bytes()).unwrap();
+        ["hr", "r"].map(|d| {
+            let r = p.query(&["n"], &[d], None).unwrap();
+            assert_eq!(r.rows.len(), 1, "one group");
+            serde_json::to_string(&r.rows[0].key).unwrap()
+        })
+    };
+    assert_eq!(json(0), ["[0.0]", "[0.0]"]);
+    assert_eq!(json(1), json(0));
+}
+
 /// S05: percentiles of one value, of ties, at 0% and 100%; 150% is a check-time error.
 #[test]
 fn s05_percentile_edges() {
