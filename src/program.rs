@@ -101,6 +101,10 @@ pub enum RowExpr {
         otherwise: Option<Box<RowExpr>>,
     },
     Func(ScalarFunc, Vec<RowExpr>),
+    /// A dim put in where it is used: its expression, which the evaluator computes once per
+    /// block however often it is put in (dims built from dims would otherwise cost twice
+    /// as much with every level). Transparent to [`RowExpr::depth`] and [`RowExpr::size`].
+    Dim(DimId, Box<RowExpr>),
 }
 
 impl RowExpr {
@@ -126,11 +130,15 @@ impl RowExpr {
                 otherwise.iter().for_each(|o| f(o));
             }
             RowExpr::Func(_, args) => args.iter().for_each(f),
+            RowExpr::Dim(_, x) => f(x),
         }
     }
 
     /// Levels of nesting: 1 for a constant or a column.
     pub fn depth(&self) -> usize {
+        if let RowExpr::Dim(_, x) = self {
+            return x.depth();
+        }
         let mut deepest = 0;
         self.for_each_child(&mut |c| deepest = deepest.max(c.depth()));
         deepest + 1
@@ -138,6 +146,9 @@ impl RowExpr {
 
     /// The number of nodes.
     pub fn size(&self) -> usize {
+        if let RowExpr::Dim(_, x) = self {
+            return x.size();
+        }
         let mut n = 1;
         self.for_each_child(&mut |c| n += c.size());
         n

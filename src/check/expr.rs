@@ -242,7 +242,7 @@ impl Checker<'_> {
                 if !reads.contains(&home) {
                     reads.push(home);
                 }
-                (expr, ty)
+                (RowExpr::Dim(sym.index, Box::new(expr)), ty)
             }
             Some(sym) => {
                 let msg = match sym.kind {

@@ -217,11 +217,16 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     }
     let color = super::use_color(color, std::io::stdout().is_terminal());
     let mut out = Out::stdout();
-    match (query.trend, args.format) {
-        (Some(grain), Format::Table) => {
-            out.write(&trend::human(&trend::Trend::of(&report, grain), color))?
+    let trend = match query.trend.map(|grain| trend::Trend::of(&report, grain)).transpose() {
+        Ok(t) => t,
+        Err(d) => {
+            print_all(&[d], program, err_color);
+            return Ok(Outcome::Failure);
         }
-        (Some(grain), Format::Json) => out.line(&trend::json(&trend::Trend::of(&report, grain)))?,
+    };
+    match (&trend, args.format) {
+        (Some(t), Format::Table) => out.write(&trend::human(t, color))?,
+        (Some(t), Format::Json) => out.line(&trend::json(t))?,
         (_, Format::Table) => out.write(&table::human(&report, color))?,
         (_, Format::Json) => out.line(&table::json(&report))?,
         (_, Format::Csv) => out.write(&table::csv(&report))?,

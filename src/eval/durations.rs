@@ -166,6 +166,7 @@ fn first_row(engine: &Engine<'_>, data: &Data, check: &Check) -> Option<u64> {
             root,
             column: &column,
             dicts: &dicts,
+            dims: Default::default(),
         };
         let negative = frame.bools(&check.negative).ok()?;
         let keep = engine.filter.map(|f| frame.bools(f)).transpose().ok()?;
@@ -200,6 +201,7 @@ fn is_time(e: &RowExpr) -> bool {
             whens.iter().any(|(_, t)| is_time(t)) || otherwise.as_deref().is_some_and(is_time)
         }
         RowExpr::Func(ScalarFunc::Coalesce, args) => args.iter().any(is_time),
+        RowExpr::Dim(_, x) => is_time(x),
         _ => false,
     }
 }

@@ -685,6 +685,7 @@ impl Engine<'_> {
                 root,
                 column: &column,
                 dicts: &dicts,
+                dims: Default::default(),
             };
             scan::feed_block(self.program, &frame, self.filter, groupings).map_err(fail)
         };

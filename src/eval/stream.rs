@@ -209,8 +209,14 @@ fn scan_dataset(
             let dict = |x: DatasetId, c: &str| {
                 if x == d { dicts.get(c).cloned() } else { data.dict(x, c) }
             };
-            let frame =
-                Frame { rows: 0..rows, maps: &maps, root: d, column: &column, dicts: &dict };
+            let frame = Frame {
+                rows: 0..rows,
+                maps: &maps,
+                root: d,
+                column: &column,
+                dicts: &dict,
+                dims: Default::default(),
+            };
             let fail = |e: super::scan::BlockError| {
                 Stop::Error(super::row_error(program, d, e, engine.filter_at))
             };

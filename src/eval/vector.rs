@@ -74,6 +74,8 @@ pub struct Frame<'a> {
     pub column: &'a dyn Fn(DatasetId, &str) -> Option<&'a Column>,
     /// Dictionaries of text columns, shared so codes stay stable across chunks.
     pub dicts: &'a dyn Fn(DatasetId, &str) -> Option<Dict>,
+    /// The dims put in ([`RowExpr::Dim`]) evaluated so far over these rows.
+    pub dims: std::cell::RefCell<std::collections::HashMap<DimId, Vector>>,
 }
 
 impl Frame<'_> {
@@ -103,6 +105,14 @@ impl Frame<'_> {
                 self.case(operand.as_deref(), whens, otherwise.as_deref())?
             }
             RowExpr::Func(f, args) => self.func(*f, args)?,
+            RowExpr::Dim(d, x) => {
+                if let Some(v) = self.dims.borrow().get(d) {
+                    return Ok(v.clone());
+                }
+                let v = self.eval(x)?;
+                self.dims.borrow_mut().insert(*d, v.clone());
+                v
+            }
         })
     }
 
@@ -327,6 +337,7 @@ impl Frame<'_> {
                     || otherwise.as_deref().is_some_and(|o| self.time_arg(o))
             }
             RowExpr::Func(ScalarFunc::Coalesce, args) => args.iter().any(|a| self.time_arg(a)),
+            RowExpr::Dim(_, x) => self.time_arg(x),
             _ => false,
         }
     }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::escape::sanitize_line;
 use super::format;
 use crate::calendar;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::eval::group::Key;
 use crate::eval::{Cell, ItemKind, Report};
 use crate::program::Direction;
@@ -51,10 +52,15 @@ pub struct TrendNote {
     pub text: String,
 }
 
+/// The most periods a trend shows (every period from the first to the last is shown,
+/// those without rows too): 27 years of days, 190 of weeks.
+pub const MAX_PERIODS: usize = 10_000;
+
 impl Trend {
     /// The trend view of a report grouped by period first (rows whose period is null —
-    /// rows that reach no time — are left out).
-    pub fn of(report: &Report, grain: Grain) -> Trend {
+    /// rows that reach no time — are left out). An error (KB0506) when the first and last
+    /// periods are more than [`MAX_PERIODS`] apart.
+    pub fn of(report: &Report, grain: Grain) -> Result<Trend, Diagnostic> {
         let rows: Vec<_> =
             report.rows.iter().filter(|r| matches!(r.key.first(), Some(Key::Num(_)))).collect();
         #[allow(clippy::cast_possible_truncation)]
@@ -68,11 +74,16 @@ impl Trend {
         if let (Some(&first), Some(&last)) = (row_days.first(), row_days.last()) {
             let mut d = first;
             while d <= last {
+                if days.len() == MAX_PERIODS {
+                    return Err(too_many_periods(grain, first, last));
+                }
                 days.push(d);
                 d = grain.start(d + grain.longest_days());
             }
         }
-        let row_at = |d: i64| row_days.iter().position(|&x| x == d).map(|i| rows[i]);
+        let at: std::collections::HashMap<i64, usize> =
+            row_days.iter().enumerate().map(|(i, &d)| (d, i)).collect();
+        let row_at = |d: i64| at.get(&d).map(|&i| rows[i]);
         let items = report
             .items
             .iter()
@@ -118,14 +129,31 @@ impl Trend {
                 text: n.text.clone(),
             })
             .collect();
-        Trend {
+        Ok(Trend {
             version: crate::eval::SCHEMA_VERSION,
             grain: grain.name(),
             periods: days.iter().map(|&d| calendar::format_date(d)).collect(),
             items,
             notes,
-        }
+        })
     }
+}
+
+fn too_many_periods(grain: Grain, first: i64, last: i64) -> Diagnostic {
+    let (from, to) = (calendar::format_date(first), calendar::format_date(last));
+    Diagnostic::error(
+        Code::DataLimit,
+        format!(
+            "the trend would have more than {MAX_PERIODS} {}s: the data runs from {from} to {to}",
+            grain.name()
+        ),
+    )
+    .note("a date far from the others may be a placeholder in the data (1900-01-01, 9999-12-31)")
+    .help(format!(
+        "show a coarser grain (`--trend month`), or a period: `--from {} --to {}`",
+        calendar::format_date(calendar::month_start(last)),
+        calendar::format_date(last + 1)
+    ))
 }
 
 /// `▁▃▅▇` from a series; a gap for null.

@@ -284,5 +284,6 @@ fn columns(e: &RowExpr, f: &mut dyn FnMut(DatasetId, &str)) {
             }
         }
         RowExpr::Func(_, args) => args.iter().for_each(|a| columns(a, f)),
+        RowExpr::Dim(_, x) => columns(x, f),
     }
 }

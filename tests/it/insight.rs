@@ -468,3 +468,34 @@ fn a_trend_keeps_empty_periods_as_gaps() {
     let text = stdout(&kpiblend(dir.path(), &["eval", "g.kpi", "--trend", "month"]));
     assert!(text.starts_with("1 month, 2026-03-01 to 2026-03-01\n"), "{text}");
 }
+
+/// Every period from the first to the last is shown, so a placeholder date far from the
+/// others (1800-01-01) made a trend of 82,000 days: 14 s, 490 MB and a table line too wide
+/// to format (a panic). More than `MAX_PERIODS` periods is an error naming the limit and
+/// the dates; a coarser grain over the same data works.
+#[test]
+fn a_trend_of_more_than_ten_thousand_periods_is_refused_with_the_dates() {
+    let dir = TempDir::new("insight-periods");
+    dir.write("p.csv", "at,v\n1800-01-01T10:00:00Z,10\n2026-03-02T10:00:00Z,20\n");
+    dir.write("p.kpi", "dataset t = csv(\"p.csv\")\nkpi n = count(t)\n");
+    for format in ["table", "json"] {
+        let out = kpiblend(dir.path(), &["eval", "p.kpi", "--trend", "day", "--format", format]);
+        assert_eq!(out.status.code(), Some(2), "a data limit: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with(
+                "error[KB0506]: the trend would have more than 10000 days: \
+                 the data runs from 1800-01-01 to 2026-03-02\n"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("`--from 2026-03-01 --to 2026-03-03`"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    let t = json(&dir, &["eval", "p.kpi", "--trend", "quarter", "--format", "json"]);
+    let periods = t["periods"].as_array().unwrap();
+    // 1800 Q1 to 2026 Q1: 226 years of 4 quarters, and one.
+    assert_eq!(periods.len(), 226 * 4 + 1);
+    assert_eq!(periods[0], "1800-01-01");
+    assert_eq!(periods[periods.len() - 1], "2026-01-01");
+}
