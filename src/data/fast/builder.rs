@@ -6,7 +6,9 @@ use std::ops::Range;
 
 use super::Fallback;
 use super::index::{Cell, Index};
-use crate::data::parse::{bool_bytes, date_bytes, duration_bytes, number_bytes, time_bytes};
+use crate::data::parse::{
+    bool_bytes, date_bytes, duration_bytes, int_bytes, number_bytes, time_bytes,
+};
 use crate::data::{ColumnData, ColumnType};
 
 pub(super) enum Builder {
@@ -52,6 +54,9 @@ pub(super) struct NumberRule {
     /// Whether plain decimal numbers are values of the type (numbers and durations in
     /// seconds, not times or dates): only then are the faster number paths tried first.
     plain: bool,
+    /// Whether only whole numbers are (int columns): after the short-integer path, the
+    /// careful reader's parser decides, so `1.5`, `1e3` and `2^53 + 1` fall back to it.
+    integer: bool,
 }
 
 fn bad_value() -> Fallback {
@@ -60,20 +65,18 @@ fn bad_value() -> Fallback {
 
 impl Builder {
     pub(super) fn new(ty: ColumnType, capacity: usize) -> Builder {
-        let num =
-            |parse, plain| Builder::Num(Vec::with_capacity(capacity), NumberRule { parse, plain });
+        let num = |parse, plain, integer| {
+            Builder::Num(Vec::with_capacity(capacity), NumberRule { parse, plain, integer })
+        };
         match ty {
-            // Int and number are stored alike; an int column only refuses what f64 cannot
-            // hold exactly (the careful reader's rule), so those go back to it.
-            ColumnType::Int => {
-                let parse: fn(&[u8]) -> Option<f64> =
-                    |b| number_bytes(b).ok().filter(|x| x.abs() <= 9_007_199_254_740_992.0);
-                num(parse, true)
-            }
-            ColumnType::Number => num(|b| number_bytes(b).ok(), true),
-            ColumnType::Time => num(time_bytes, false),
-            ColumnType::Date => num(date_bytes, false),
-            ColumnType::Duration => num(duration_bytes, true),
+            // Int and number are stored alike; an int column takes exactly what the careful
+            // reader's integer parser takes (no fraction, no exponent, at most 2^53), and
+            // anything else goes back to it, which reports the cell.
+            ColumnType::Int => num(|b| int_bytes(b).ok(), true, true),
+            ColumnType::Number => num(|b| number_bytes(b).ok(), true, false),
+            ColumnType::Time => num(time_bytes, false, false),
+            ColumnType::Date => num(date_bytes, false, false),
+            ColumnType::Duration => num(duration_bytes, true, false),
             ColumnType::Bool => Builder::Bool(Vec::with_capacity(capacity)),
             ColumnType::Text => Builder::Text(Vec::with_capacity(capacity), Dictionary::default()),
         }
@@ -135,6 +138,9 @@ fn number(cell: Cell<'_>, rule: NumberRule) -> Result<f64, Fallback> {
     }
     if let Some(x) = cell.wide.and_then(|w| short_integer(w, bytes.len())) {
         return Ok(x);
+    }
+    if rule.integer {
+        return (rule.parse)(bytes).ok_or_else(bad_value);
     }
     Ok(fast_number(bytes).or_else(|| (rule.parse)(bytes)).ok_or_else(bad_value)? + 0.0)
 }
@@ -297,7 +303,7 @@ mod tests {
     /// the bytes just outside the digits, whatever follows the cell in the block.
     #[test]
     fn short_integers_read_in_one_load_agree_with_the_digit_loop() {
-        let rule = NumberRule { parse: |_| None, plain: true };
+        let rule = NumberRule { parse: |_| None, plain: true, integer: false };
         let cells = [
             "0",
             "7",

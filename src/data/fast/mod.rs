@@ -334,6 +334,12 @@ mod tests {
         assert!(parse_block(b"1\n", &layout).is_err(), "ragged");
         assert!(parse_block(b"x,1\n", &layout).is_err(), "not a number");
         assert!(parse_block(b"nan,1\n", &layout).is_err(), "non-finite");
+        // An int column takes what the careful reader's integer parser takes, no more.
+        assert!(parse_block(b"12345678,1\n-9007199254740992,1\n+7,1\n", &layout).is_ok());
+        for not_int in ["1.5", "1.0", "1e0", "1e15", ".1e1", "1e-1", "9007199254740993"] {
+            let row = format!("{not_int},1\n");
+            assert!(parse_block(row.as_bytes(), &layout).is_err(), "{not_int} is not an int");
+        }
         assert!(parse_block(b"1,\"open\n", &layout).is_err(), "unclosed quote");
         let want = wanted(&[("d", ColumnType::Date), ("t", ColumnType::Time)]);
         let (layout, _) = Layout::from_header(b"d,t\n", b',', &want).unwrap();
