@@ -79,7 +79,10 @@ impl From<Outcome> for ExitCode {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
     let color = cli.color;
     let result = match cli.command {
         Some(Command::Check(args)) => check::run(&args, color),
@@ -103,6 +106,22 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(output::Closed) => ExitCode::SUCCESS,
+    }
+}
+
+/// What clap would do for `--help`, `--version` and usage errors, with the writing
+/// checked: help written to a full disk is an error (exit 2), not a silent success; a
+/// closed pipe ends quietly.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    match e.print().and_then(|()| std::io::Write::flush(&mut std::io::stdout())) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            output::eprint(&format!(
+                "error: cannot write output: {}\n",
+                kpiblend::check::io_reason(&err)
+            ));
+            ExitCode::from(2)
+        }
+        _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)),
     }
 }
 

@@ -10,6 +10,7 @@ use std::io::{BufRead as _, IsTerminal as _};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use kpiblend::render::escape::sanitize_line;
 use kpiblend::repl::{Session, complete};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
@@ -194,7 +195,12 @@ fn interactive_loop(session: Session, mut out: Out) -> Result<Outcome, Closed> {
     // Ctrl-C while a query runs stops it; at the prompt the editor sees it as a key.
     let _ = ctrlc::set_handler(move || cancel.store(true, std::sync::atomic::Ordering::Relaxed));
     let session = std::rc::Rc::new(std::cell::RefCell::new(session));
-    let config = rustyline::Config::builder().auto_add_history(false).build();
+    let config = rustyline::Config::builder().auto_add_history(false);
+    // rustyline keeps 100 entries by default and rewrites the file to that many.
+    let config = config.max_history_size(HISTORY_ENTRIES).map_or_else(
+        |_| rustyline::Config::builder().auto_add_history(false).build(),
+        rustyline::config::Builder::build,
+    );
     let mut editor: Editor<KbHelper, FileHistory> = match Editor::with_config(config) {
         Ok(e) => e,
         Err(e) => {
@@ -266,9 +272,30 @@ fn history_path() -> Option<PathBuf> {
     Some(state.join("kpiblend/history"))
 }
 
+/// Entries of history kept: older ones are dropped from the file as new ones come.
+const HISTORY_ENTRIES: usize = 10_000;
+
 /// Loads history; a file that cannot be read is kept aside (never overwritten) and
 /// history is then not saved this session. Returns whether saving is safe.
 fn load_history(editor: &mut Editor<KbHelper, FileHistory>, path: &Path) -> bool {
+    // A device or a pipe (`/dev/zero`) would be read without end, or replaced by a file.
+    if let Ok(m) = std::fs::metadata(path)
+        && !m.is_file()
+    {
+        eprint(&format!(
+            "warning: history disabled: {} is not a regular file\n",
+            sanitize_line(&path.display().to_string())
+        ));
+        return false;
+    }
+    // Saving rewrites the file to the last entries: say so before any is lost.
+    let lines = std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+    if lines > HISTORY_ENTRIES + 1 {
+        eprint(&format!(
+            "note: {} holds about {lines} entries; the REPL keeps the last {HISTORY_ENTRIES} and drops the rest when it saves\n",
+            path.display()
+        ));
+    }
     if let Some(dir) = path.parent()
         && let Err(e) = std::fs::create_dir_all(dir)
     {

@@ -376,13 +376,19 @@ fn f05_every_command_survives_a_full_disk() {
         &["eval", "examples/contact_center.kpi", "--format", "json"],
         &["check", "examples/contact_center.kpi", "--format", "json"],
         &["fmt", "examples/contact_center.kpi", "--diff"],
+        // Help and version go through clap, whose own printing ignored the error (exit 0).
+        &["--help"],
+        &["-V"],
+        &["help", "eval"],
+        &["check", "--help"],
     ] {
         let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
         let o = kpiblend_with(args, full.into(), Stdio::null());
         assert_no_panic(&o);
         let out = support::stderr(&o);
-        if args[0] == "eval" {
+        if args[0] == "eval" || args.iter().any(|a| matches!(*a, "--help" | "-V" | "help")) {
             assert!(out.contains("No space left on device"), "{args:?}: {out}");
+            assert_eq!(o.status.code(), Some(2), "{args:?}");
         }
     }
 }
@@ -1138,6 +1144,49 @@ fn r07_a_corrupt_history_file_is_kept_aside_not_truncated() {
         .collect();
     assert_eq!(kept.len(), 1, "the corrupt file was not kept aside");
     assert_eq!(std::fs::read(&kept[0]).unwrap(), corrupt, "the corrupt file was changed");
+}
+
+/// A long history survives a session: rustyline kept 100 entries and rewrote the file to
+/// them after one command (red team: 5,000 entries cut to 100 without a word).
+#[cfg(unix)]
+#[test]
+fn a_long_history_is_kept_after_a_session() {
+    let dir = project_dir("hist-long", REPL_KPI, b"a\n1\n");
+    let history = dir.path().join("history");
+    let old: String = (0..5000).map(|i| format!("kpi old{i} = n\n")).collect();
+    std::fs::write(&history, format!("#V2\n{old}")).unwrap();
+    let mut p = pty_repl(dir.path(), &[("KPIBLEND_HISTORY", Some(&history))]);
+    p.exp_string("kb> ").unwrap();
+    p.send_line("n").unwrap();
+    p.exp_string("value").unwrap();
+    p.exp_string("kb> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+    let text = std::fs::read_to_string(&history).unwrap();
+    let entries: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(entries.len(), 5001, "{}", &text[..200.min(text.len())]);
+    assert_eq!(entries[0], "kpi old0 = n");
+    assert_eq!(entries[5000], "n");
+}
+
+/// A history path that is a pipe or a device is not read (it may never end) nor
+/// replaced: one warning, and the REPL works.
+#[cfg(unix)]
+#[test]
+fn a_history_path_that_is_not_a_file_is_left_alone() {
+    let dir = project_dir("hist-fifo", REPL_KPI, b"a\n1\n");
+    let fifo = dir.path().join("history");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut p = pty_repl(dir.path(), &[("KPIBLEND_HISTORY", Some(&fifo))]);
+    p.exp_string("is not a regular file").unwrap();
+    p.exp_string("kb> ").unwrap();
+    p.send_line("n").unwrap();
+    p.exp_string("value").unwrap();
+    p.exp_string("kb> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+    let kind = std::fs::metadata(&fifo).unwrap().file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
 }
 
 /// R08: two sessions at once: both sessions' lines end up in the history file.
