@@ -47,6 +47,9 @@ pub struct SourceFile {
     pub name: String,
     pub text: String,
     line_starts: Vec<usize>,
+    /// Lines before the text in what the user sees (a statement of a piped REPL script
+    /// starts at the script's line, not at line 1).
+    lines_before: usize,
 }
 
 /// A 1-based line and column.
@@ -60,7 +63,14 @@ impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
         let text = text.into();
         let line_starts = line_starts(&text);
-        SourceFile { name: name.into(), text, line_starts }
+        SourceFile { name: name.into(), text, line_starts, lines_before: 0 }
+    }
+
+    /// The same text, numbered from line `first` (1-based) in diagnostics.
+    #[must_use]
+    pub fn starting_at(mut self, first: usize) -> SourceFile {
+        self.lines_before = first.saturating_sub(1);
+        self
     }
 
     /// Line and column of a byte offset (clamped to the text, and to a char boundary).
@@ -69,11 +79,13 @@ impl SourceFile {
         let line = self.line_starts.partition_point(|&s| s <= offset).saturating_sub(1);
         let start = self.line_starts[line];
         let column = self.text[start..offset].chars().count() + 1;
-        LineCol { line: line + 1, column }
+        LineCol { line: line + 1 + self.lines_before, column }
     }
 
-    /// The text of a 1-based line, without its line break.
+    /// The text of a 1-based line (as [`SourceFile::line_col`] numbers it), without its
+    /// line break.
     pub fn line_text(&self, line: usize) -> &str {
+        let Some(line) = line.checked_sub(self.lines_before) else { return "" };
         let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else { return "" };
         let end = self.line_starts.get(line).copied().unwrap_or(self.text.len());
         self.text[start..end].trim_end_matches(['\n', '\r'])

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use kpiblend::render::escape::sanitize_line;
 use kpiblend::repl::{Session, complete};
+use kpiblend::syntax::Incomplete;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -94,11 +95,15 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
     let stdin = std::io::stdin();
     let mut reader = stdin.lock();
     let mut pending = String::new();
+    let mut scan = Incomplete::default();
     let mut line_no = 0;
     let mut buf = Vec::new();
+    // A line longer than a KPI file may be is not kept whole (`repl < /dev/zero`).
+    let limit = kpiblend::check::MAX_SOURCE_BYTES;
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
+        let mut line = std::io::Read::take(std::io::Read::by_ref(&mut reader), limit + 1);
+        match line.read_until(b'\n', &mut buf) {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
@@ -107,6 +112,16 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
             }
         }
         line_no += 1;
+        if buf.len() as u64 > limit {
+            eprint(&format!(
+                "error: input line {line_no} is longer than {} MiB; the script stops here\n",
+                limit >> 20
+            ));
+            return Ok(Outcome::Findings);
+        }
+        if pending.is_empty() {
+            session.set_input_line(line_no);
+        }
         let line = match std::str::from_utf8(&buf) {
             Ok(s) => s.trim_end_matches(['\n', '\r']).to_string(),
             Err(_) => {
@@ -117,11 +132,22 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
         };
         pending.push_str(&line);
         pending.push('\n');
-        if session.is_incomplete(&pending) {
+        scan.feed(&line);
+        scan.feed("\n");
+        if pending.len() as u64 > limit {
+            eprint(&format!(
+                "error: the statement that starts before line {line_no} is longer than {} MiB; the script stops here\n",
+                limit >> 20
+            ));
+            return Ok(Outcome::Findings);
+        }
+        // As `Session::is_incomplete`, without scanning the statement again for each line.
+        if !pending.trim_start().starts_with(':') && scan.is_incomplete() {
             continue;
         }
         let reply = session.handle(&pending);
         pending.clear();
+        scan = Incomplete::default();
         failed |= !reply.ok;
         show(&mut out, &reply)?;
         if reply.quit {

@@ -210,8 +210,8 @@ impl Engine<'_> {
                         first,
                         vals.get(1).and_then(|v| v.0.as_f64()).unwrap_or(0.0),
                     ))),
-                    ScalarFunc::SafeDiv => match vals[1].0.as_f64() {
-                        Some(0.0) => vals[2].0.clone(),
+                    ScalarFunc::SafeDiv => match (vals[0].0.is_null(), vals[1].0.as_f64()) {
+                        (false, Some(0.0)) => vals[2].0.clone(),
                         _ => self.checked(binary(BinaryOp::Div, &vals[0].0, &vals[1].0)),
                     },
                     ScalarFunc::Lower => match &vals[0].0 {

@@ -296,7 +296,11 @@ impl Frame<'_> {
                     .iter()
                     .zip(&b)
                     .zip(&default)
-                    .map(|((&x, &y), &d)| if y == 0.0 { d } else { arith(BinaryOp::Div, x, y) })
+                    .map(
+                        |((&x, &y), &d)| {
+                            if y == 0.0 && !x.is_nan() { d } else { arith(BinaryOp::Div, x, y) }
+                        },
+                    )
                     .collect();
                 if out.iter().any(|r| r.is_infinite()) {
                     return Err(format!("`safe_div` {OVERFLOW}"));

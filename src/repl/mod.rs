@@ -100,6 +100,8 @@ pub struct Session {
     /// Set by a Ctrl-C handler to stop a running evaluation.
     pub cancel: Arc<AtomicBool>,
     inputs: usize,
+    /// The script line the next input starts at (see [`Session::set_input_line`]).
+    input_line: usize,
 }
 
 const INPUT: &str = "<input>";
@@ -130,6 +132,7 @@ impl Session {
             checked: None,
             cancel: Arc::new(AtomicBool::new(false)),
             inputs: 0,
+            input_line: 1,
         }
     }
 
@@ -142,6 +145,17 @@ impl Session {
     pub fn set_overrides(&mut self, params: Vec<(String, String)>, data: Vec<(String, PathBuf)>) {
         self.params = params;
         self.data_paths = data;
+    }
+
+    /// The line of a script at which the next input starts (a piped script's line
+    /// numbers, for diagnostics); 1 by default.
+    pub fn set_input_line(&mut self, line: usize) {
+        self.input_line = line;
+    }
+
+    /// An input as a source file, numbered from its line in the script.
+    fn typed(&self, input: &str) -> SourceFile {
+        SourceFile::new(INPUT, input).starting_at(self.input_line)
     }
 
     /// Whether `input` needs more lines before it can be handled.
@@ -180,7 +194,7 @@ impl Session {
 
     fn render_errors(&self, diags: &[Diagnostic], input: &str) -> Reply {
         let mut sources = SourceMap::new();
-        sources.add(crate::source::SourceFile::new(INPUT, input));
+        sources.add(self.typed(input));
         Reply::fail(
             diags.iter().map(|d| diagnostics::human(d, &sources, self.color)).collect::<String>(),
         )
@@ -256,7 +270,7 @@ impl Session {
     /// Statements typed at the prompt: added, or replacing a definition of the same name
     /// in place. Nothing changes unless the session, with them, checks and its data reads.
     fn define(&mut self, input: &str, module: &ast::Module) -> Reply {
-        let typed = Arc::new(SourceFile::new(INPUT, input));
+        let typed = Arc::new(self.typed(input));
         let mut stmts = self.stmts.clone();
         let mut notes = Vec::new();
         let mut this_input: Vec<String> = Vec::new();
@@ -356,7 +370,7 @@ impl Session {
     fn query(&mut self, input: &str, q: &syntax::Query) -> Reply {
         // Expressions become KPIs and the list a view; every piece copied from the typed
         // line remembers where it was, so diagnostics point into what was typed.
-        let typed = Arc::new(SourceFile::new(INPUT, input));
+        let typed = Arc::new(self.typed(input));
         let trimmed = input.len() - input.trim_start().len()..input.trim_end().len();
         let mut extra = Generated::with_fallback(&typed, trimmed);
         let mut names = Vec::new();

@@ -10,72 +10,115 @@ const CONTINUES: &[&str] = &[
 ];
 
 pub fn is_incomplete(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut depth: i64 = 0;
-    let mut i = 0;
-    let mut last = String::new();
-    let mut open_case = 0i64;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' if bytes[i..].starts_with(b"\"\"\"") => match text[i + 3..].find("\"\"\"") {
+    let mut scan = Incomplete::default();
+    scan.feed(text);
+    scan.is_incomplete()
+}
+
+/// [`is_incomplete`] a line at a time: each line fed is scanned once, so a script that
+/// keeps a statement open for many lines costs what its length does, not its square.
+/// Lines must be fed whole (a `"""` never straddles two feeds).
+#[derive(Debug, Default, Clone)]
+pub struct Incomplete {
+    depth: i64,
+    open_case: i64,
+    /// The last token: a word, or one punctuation character.
+    last: String,
+    /// Inside a `"""` string that has not closed yet.
+    in_triple: bool,
+}
+
+impl Incomplete {
+    pub fn feed(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        if self.in_triple {
+            match text.find("\"\"\"") {
                 Some(n) => {
-                    i += n + 6;
-                    last = "\"".into();
+                    i = n + 3;
+                    self.in_triple = false;
+                    self.last = "\"".into();
+                }
+                None => return,
+            }
+        }
+        while i < bytes.len() {
+            let b = bytes[i];
+            match b {
+                b'#' => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
                     continue;
                 }
-                None => return true,
-            },
-            b'"' => {
-                let mut j = i + 1;
-                while j < bytes.len() && bytes[j] != b'"' && bytes[j] != b'\n' {
-                    j += if bytes[j] == b'\\' { 2 } else { 1 };
+                b'"' if bytes[i..].starts_with(b"\"\"\"") => match text[i + 3..].find("\"\"\"") {
+                    Some(n) => {
+                        i += n + 6;
+                        self.last = "\"".into();
+                        continue;
+                    }
+                    None => {
+                        self.in_triple = true;
+                        return;
+                    }
+                },
+                b'"' => {
+                    let mut j = i + 1;
+                    while j < bytes.len() && bytes[j] != b'"' && bytes[j] != b'\n' {
+                        j += if bytes[j] == b'\\' { 2 } else { 1 };
+                    }
+                    // A plain string cannot span lines: an unclosed one is an error, not
+                    // more input.
+                    i = j + 1;
+                    self.last = "\"".into();
+                    continue;
                 }
-                // A plain string cannot span lines: an unclosed one is an error, not more input.
-                i = j + 1;
-                last = "\"".into();
-                continue;
-            }
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth -= 1,
-            _ => {}
-        }
-        if b.is_ascii_alphanumeric() || b == b'_' {
-            let start = i;
-            while i < bytes.len()
-                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.')
-            {
-                i += 1;
-            }
-            last = text[start..i].to_string();
-            match last.as_str() {
-                "case" => open_case += 1,
-                "end" => open_case -= 1,
+                b'(' | b'[' | b'{' => self.depth += 1,
+                b')' | b']' | b'}' => self.depth -= 1,
                 _ => {}
             }
-            continue;
+            if b.is_ascii_alphanumeric() || b == b'_' {
+                let start = i;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.')
+                {
+                    i += 1;
+                }
+                let word = &text[start..i];
+                match word {
+                    "case" => self.open_case += 1,
+                    "end" => self.open_case -= 1,
+                    _ => {}
+                }
+                word.clone_into(&mut self.last);
+                continue;
+            }
+            if !b.is_ascii_whitespace() {
+                self.last.clear();
+                self.last.push(b as char);
+            }
+            i += 1;
         }
-        if !b.is_ascii_whitespace() {
-            last = (b as char).to_string();
+    }
+
+    pub fn is_incomplete(&self) -> bool {
+        // Past the nesting limit the statement is an error however it goes on: finish it,
+        // so the parser says so, instead of reading on.
+        let limit = i64::try_from(super::MAX_NESTING).unwrap_or(i64::MAX);
+        if self.depth > limit || self.open_case > limit {
+            return false;
         }
-        i += 1;
+        if self.in_triple || self.depth > 0 || self.open_case > 0 {
+            return true;
+        }
+        matches!(self.last.as_str(), "=" | "+" | "-" | "*" | "/" | "<" | ">" | "," | "!")
+            || CONTINUES.contains(&self.last.as_str())
     }
-    if depth > 0 || open_case > 0 {
-        return true;
-    }
-    matches!(last.as_str(), "=" | "+" | "-" | "*" | "/" | "<" | ">" | "," | "!")
-        || CONTINUES.contains(&last.as_str())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_incomplete;
+    use super::{Incomplete, is_incomplete};
 
     #[test]
     fn open_brackets_strings_and_trailing_operators_continue() {
@@ -93,5 +136,30 @@ mod tests {
         );
         assert!(!is_incomplete("kpi x = avg(calls.wait_s))"), "a stray `)` is an error");
         assert!(!is_incomplete("kpi x = 1 # trailing comment with ("));
+    }
+
+    #[test]
+    fn fed_a_line_at_a_time_it_says_what_the_whole_text_does() {
+        let texts = [
+            "test \"t\" {\n  calls = csv \"\"\"\n a,b\n 1,2\n \"\"\"\n  expect n == 1\n}\n",
+            "kpi w = sum(case calls.c\n when \"a\" then 1\n else 2 end)\n",
+            "kpi x = a +\n b # (\n",
+            "blend a with\n b guard b >= 1\n",
+        ];
+        for text in texts {
+            let mut scan = Incomplete::default();
+            for (n, line) in text.split_inclusive('\n').enumerate() {
+                scan.feed(line);
+                let so_far: String = text.split_inclusive('\n').take(n + 1).collect();
+                assert_eq!(scan.is_incomplete(), is_incomplete(&so_far), "{so_far:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn past_the_nesting_limit_input_is_finished() {
+        let deep = "(".repeat(crate::syntax::MAX_NESTING);
+        assert!(is_incomplete(&format!("kpi k = {deep}")));
+        assert!(!is_incomplete(&format!("kpi k = {deep}(")));
     }
 }

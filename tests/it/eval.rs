@@ -2314,7 +2314,9 @@ fn s01_a_zero_denominator_is_null_and_counted_in_a_warning() {
     );
 }
 
-/// `safe_div(a, b, default)`: the default where `b` is 0, else `a / b`; over KPIs and rows.
+/// `safe_div(a, b, default)`: the default where `b` is 0, else `a / b`, null where `a` or
+/// `b` is null (a null numerator over zero is null, not the default: the group has no
+/// value to divide); over KPIs and rows.
 #[test]
 fn s01_safe_div_gives_its_default_where_the_denominator_is_zero() {
     let p = project(DIVISIONS, &[("t", DIVISION_ROWS)]);
@@ -2322,12 +2324,12 @@ fn s01_safe_div_gives_its_default_where_the_denominator_is_zero() {
     assert!(r.warnings.is_empty(), "{}", r.warnings);
     value(&r, "safe", &[t("x")], 3.0);
     value(&r, "safe", &[t("y")], -1.0);
-    value(&r, "safe", &[t("z")], -1.0);
+    null(&r, "safe", &[t("z")]);
     approx("safe total", total_kpi(&r, "safe").value, 4.25);
-    // Rows: 10/2 + 2/2 in x; 5/0 is 0 in y; null/0 is 0 in z.
+    // Rows: 10/2 + 2/2 in x; 5/0 is 0 in y; null/0 is null in z, which sums to null.
     value(&r, "row_safe", &[t("x")], 6.0);
     value(&r, "row_safe", &[t("y")], 0.0);
-    value(&r, "row_safe", &[t("z")], 0.0);
+    null(&r, "row_safe", &[t("z")]);
     approx("row_safe total", total_kpi(&r, "row_safe").value, 6.0);
     // A null denominator is not zero: the quotient is null.
     let p = project(DIVISIONS, &[("t", "g,a,b\nx,1,\n")]);

@@ -1086,6 +1086,34 @@ fn r05_an_invalid_utf8_line_in_a_piped_script_is_an_error_with_its_number() {
     assert_eq!(o.status.code(), Some(1), "a failed line makes the script fail");
 }
 
+/// In a piped script, a diagnostic names the script's line, not the line within the
+/// statement (`<input>:2:3` for an error on line 5, red team); a later error about a
+/// statement typed earlier names the line it was typed on.
+#[test]
+fn a_piped_script_reports_the_lines_of_the_script() {
+    let dir = project_dir("repl-lines", REPL_KPI, b"a\n1\n2\n");
+    let o = piped_repl(dir.path(), b"n\nn\n\nkpi z = count(t) +\n  nosuch\n");
+    let err = support::stderr(&o);
+    assert!(err.contains(" --> <input>:5:3\n"), "{err}");
+    assert!(err.contains("5 |   nosuch\n"), "{err}");
+}
+
+/// A statement that never ends (`kpi k = (` on every line, `1 +` on every line) is
+/// finished at the nesting limit or stopped at 8 MiB: reading it is linear (each line
+/// was scanned again with every new one: hours for 20 MB) and bounded.
+#[test]
+fn a_piped_statement_that_never_ends_is_bounded() {
+    let dir = project_dir("repl-endless", REPL_KPI, b"a\n1\n");
+    let plus = "1 +\n".repeat(3 << 20);
+    let o = piped_repl(dir.path(), plus.as_bytes());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(support::stderr(&o).contains("is longer than 8 MiB; the script stops here"));
+    let open = "kpi k = (\n".repeat(1000);
+    let o = piped_repl(dir.path(), open.as_bytes());
+    assert_no_panic(&o);
+    assert!(support::stderr(&o).contains("error[KB"), "{}", support::stderr(&o));
+}
+
 /// A REPL on a pseudo-terminal, in `dir` with `t.kpi` loaded.
 #[cfg(unix)]
 fn pty_repl(dir: &Path, env: &[(&str, Option<&Path>)]) -> rexpect::session::PtySession {
