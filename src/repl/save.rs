@@ -45,7 +45,12 @@ impl Session {
         ));
         let result = std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path));
         match result {
-            Ok(()) => Reply::ok(format!("saved {} definitions to {shown}\n", self.stmts.len())),
+            Ok(()) => {
+                let mut reply =
+                    Reply::ok(format!("saved {} definitions to {shown}\n", self.stmts.len()));
+                reply.err = self.unsaved_params();
+                reply
+            }
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
                 Reply::fail(format!(
@@ -54,6 +59,21 @@ impl Session {
                 ))
             }
         }
+    }
+
+    /// A note for each `:set` (or `--param`) value of a param the session does not define
+    /// itself (it comes from an import): the saved file keeps the import, not the value.
+    fn unsaved_params(&self) -> String {
+        self.params_in_force()
+            .iter()
+            .filter(|(name, _)| !self.stmts.iter().any(|s| s.name.as_ref() == Some(name)))
+            .map(|(name, value)| {
+                format!(
+                    "note: `{name} = {}` was not saved: `{name}` is defined in an imported file\n",
+                    sanitize_line(value)
+                )
+            })
+            .collect()
     }
 
     /// Why `path` must not be written, if it must not.

@@ -662,3 +662,23 @@ fn a_data_override_applies_to_the_files_that_define_its_dataset() {
     assert!(r.ok, "{}", r.err);
     assert_eq!(ok(&mut s, "n"), "item,kind,value,status\nn,kpi,5,none\n", "the override again");
 }
+
+#[test]
+fn save_says_when_a_set_value_belongs_to_an_imported_param() {
+    // `:set` of a param from an import changes the session, but the saved file keeps the
+    // import, not the value: said, instead of lost without a word (red team).
+    let dir = support::TempDir::new("repl-save-imported-param");
+    dir.write("d.csv", "x\n1\n5\n9\n");
+    dir.write("p.kpi", "param lim = 5\n");
+    let main = dir.write(
+        "main.kpi",
+        "import \"p.kpi\"\ndataset t = csv(\"d.csv\")\nkpi k = count(t where t.x > lim)\n",
+    );
+    let mut s = Session::new();
+    assert!(s.load(&main).ok);
+    ok(&mut s, ":set lim = 1");
+    let r = s.handle(&format!(":save {}", main.display()));
+    assert!(r.ok, "{}", r.err);
+    assert_eq!(r.err, "note: `lim = 1` was not saved: `lim` is defined in an imported file\n");
+    assert_eq!(std::fs::read_to_string(dir.path().join("p.kpi")).unwrap(), "param lim = 5\n");
+}
