@@ -18,7 +18,28 @@ impl Checker<'_> {
             .unwrap_or((Value::Null, Ty::Error));
         if let Some(text) = over {
             match parse_override(&text, &ty) {
-                Ok((v, t)) => (value, ty) = (v, t),
+                Ok((v, t)) => {
+                    // `--param share=50` on a percent param is 5000%, as `target >= 75`
+                    // on a percent KPI is 7500% (KB0302).
+                    let plain = crate::syntax::parse_literal(&text)
+                        .is_some_and(|l| matches!(literal(&l).1, Ty::Num(Unit::Plain)));
+                    if ty == Ty::Num(Unit::Percent) && plain && v.as_f64().is_some_and(|x| x > 1.0)
+                    {
+                        self.error(
+                            Diagnostic::warning(
+                                Code::PercentTarget,
+                                format!(
+                                    "--param {}={text} on a percent param means {}%",
+                                    p.name.name,
+                                    v.as_f64().unwrap_or_default() * 100.0
+                                ),
+                            )
+                            .at(p.value.span, "declared as a percent")
+                            .help(format!("did you mean `--param {}={text}%`?", p.name.name)),
+                        );
+                    }
+                    (value, ty) = (v, t);
+                }
                 Err(msg) => self.error(
                     Diagnostic::error(
                         Code::BadOverride,

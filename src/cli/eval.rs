@@ -143,12 +143,21 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         let text = match query.definitions_skipping(&checked.program) {
             Ok((t, skipped)) => {
                 if !skipped.is_empty() {
-                    let how = match &query.trend {
-                        Some(g) => format!("by {}", g.name()),
-                        None => format!("by {}", args.by.join(", ")),
-                    };
+                    // What their data cannot reach: the dims, the periods' time column.
+                    let mut how = Vec::new();
+                    if !args.by.is_empty() {
+                        how.push(format!("grouped by {}", args.by.join(", ")));
+                    }
+                    match &query.trend {
+                        Some(g) => how.push(format!("shown by {}", g.name())),
+                        None if args.from.is_some() || args.to.is_some() => {
+                            how.push("limited to the period".to_string());
+                        }
+                        None => {}
+                    }
                     eprint(&format!(
-                        "note: not shown, as their data cannot be grouped {how}: {}\n",
+                        "note: not shown, as their data cannot be {}: {}\n",
+                        how.join(" and "),
                         skipped.join(", ")
                     ));
                 }

@@ -2361,3 +2361,25 @@ fn s01_safe_div_takes_three_arguments_whose_default_fits_the_quotient() {
     assert_eq!(check("kpi k = safe_div(sum(t.a), sum(t.b))"), ["KB0203"]);
     assert_eq!(check("kpi k = safe_div(sum(t.a), sum(t.b), \"none\")"), ["KB0201"]);
 }
+
+/// `--param share=50` on a percent param is 5000%: a warning, as for `target >= 75` on a
+/// percent KPI (KB0302); `50%` and `0.5` are what was meant, and quiet.
+#[test]
+fn a_whole_number_for_a_percent_param_warns() {
+    let text =
+        "dataset t = csv(\"t.csv\")\nparam share = 50%\nkpi k = rate(t.x > 1) target >= share\n";
+    let check = |value: &str| {
+        let opts = kpiblend::check::CheckOptions {
+            params: vec![("share".into(), value.into())],
+            ..Default::default()
+        };
+        let c = kpiblend::check::check_text("p.kpi", text, std::path::Path::new("."), &opts);
+        c.diagnostics.iter().map(|d| (d.code.as_str(), d.message.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        check("50"),
+        [("KB0302", "--param share=50 on a percent param means 5000%".to_string())]
+    );
+    assert!(check("50%").is_empty());
+    assert!(check("0.5").is_empty());
+}

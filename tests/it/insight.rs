@@ -499,3 +499,18 @@ fn a_trend_of_more_than_ten_thousand_periods_is_refused_with_the_dates() {
     assert_eq!(periods[0], "1800-01-01");
     assert_eq!(periods[periods.len() - 1], "2026-01-01");
 }
+
+/// KPIs whose data has no time column cannot be limited to a period: a note names them and
+/// says why (it read "cannot be grouped by : backlog", with no dim, red team).
+#[test]
+fn kpis_a_period_cannot_limit_are_named_with_the_reason() {
+    let out = kpiblend(
+        &crate::support::root(),
+        &["eval", "library/resolution.kpi", "--from", "2026-03-10", "--to", "2026-03-20"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("note: not shown, as their data cannot be limited to the period: backlog,"),
+        "{err}"
+    );
+}
