@@ -124,6 +124,45 @@ impl Engine<'_> {
             .collect()
     }
 
+    /// Each item over no rows: a group with every count 0 and every other aggregate null,
+    /// `kpis` (in dependency order) computed over it.
+    pub(super) fn empty_row(&mut self, kpis: &[KpiId], items: &[ItemRef]) -> Option<Row> {
+        // A table of its own, under a key no grouping has (a dim id past the last).
+        let key = vec![DimId::MAX];
+        let aggs = self
+            .program
+            .aggregates
+            .iter()
+            .enumerate()
+            .map(|(a, def)| {
+                let counts = matches!(
+                    def.func,
+                    AggFunc::CountRows | AggFunc::Count | AggFunc::CountDistinct
+                );
+                (a, (vec![counts.then_some(0.0)], vec![0]))
+            })
+            .collect();
+        let table = GroupTable {
+            dims: key.clone(),
+            keys: vec![Vec::new()],
+            aggs,
+            kpis: std::collections::HashMap::new(),
+        };
+        self.tables.insert(key.clone(), table);
+        for &k in kpis {
+            let (values, _) = self.kpi_values(&key, k);
+            if let Some(t) = self.tables.get_mut(&key) {
+                t.kpis.insert(k, values);
+            }
+        }
+        // Over no rows nothing overflows or divides by zero that a real group would not.
+        for flag in [&self.overflowed, &self.out_of_range, &self.zero_divided] {
+            flag.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        let table = self.tables.remove(&key)?;
+        self.rows(&table, items).into_iter().next()
+    }
+
     /// A KPI's value and sample size in every group of a table, and how many groups a
     /// number divided by zero made null.
     pub(super) fn kpi_values(

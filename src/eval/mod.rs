@@ -192,6 +192,7 @@ fn run(
     // So do the rows and the columns read, to say when they are empty (see `emptiness`).
     let empties = emptiness::plan(&mut planned, &aggs);
     engine.program = &planned;
+    let needed = kpis.clone();
     let mut sets = vec![(req.by.clone(), kpis.clone())];
     if !req.by.is_empty() {
         sets.push((Vec::new(), kpis));
@@ -213,6 +214,7 @@ fn run(
     };
     let table = &engine.tables[&rows_table];
     let rows = engine.rows(table, &req.items);
+    let empty = engine.empty_row(&needed, &req.items);
     let by = req
         .by
         .iter()
@@ -246,6 +248,7 @@ fn run(
         total,
         notes,
         warnings: Warnings { diagnostics: warnings, sources: program.sources.clone() },
+        empty,
     })
 }
 

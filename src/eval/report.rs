@@ -29,6 +29,10 @@ pub struct Report {
     /// row, negative durations. Not part of the JSON schema (the CLI prints them to stderr).
     #[serde(skip)]
     pub warnings: Warnings,
+    /// What each item is over no rows (counts 0, other aggregates null), for a group the
+    /// data does not have (a period without rows in a trend). Not part of the JSON schema.
+    #[serde(skip)]
+    pub empty: Option<Row>,
 }
 
 /// Warnings with the sources they point into; `Display` renders them as `check` does.

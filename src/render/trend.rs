@@ -89,10 +89,11 @@ impl Trend {
             .iter()
             .enumerate()
             .map(|(i, meta)| {
+                // A period without rows has what the item is over no rows: 0 for a count.
                 let series: Vec<Option<f64>> = days
                     .iter()
                     .map(|&d| {
-                        row_at(d).and_then(|r| match &r.cells[i] {
+                        row_at(d).or(report.empty.as_ref()).and_then(|r| match &r.cells[i] {
                             Cell::Kpi(k) => k.value,
                             Cell::Blend(b) => b.score,
                         })

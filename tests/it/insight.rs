@@ -514,3 +514,28 @@ fn kpis_a_period_cannot_limit_are_named_with_the_reason() {
         "{err}"
     );
 }
+
+/// A period without rows shows what each KPI is over no rows, as SQL gives it: a count is
+/// 0, an average or a ratio of counts null (it showed null for the count too, red team).
+#[test]
+fn an_empty_period_counts_zero_and_averages_nothing() {
+    let dir = TempDir::new("insight-empty-period");
+    dir.write(
+        "g.csv",
+        "at,v\n2026-03-02T10:00:00Z,10\n2026-03-03T10:00:00Z,20\n2026-03-23T10:00:00Z,50\n",
+    );
+    dir.write(
+        "g.kpi",
+        "dataset t = csv(\"g.csv\")\nkpi n = count(t)\nkpi big = count(t where t.v > 15)\n\
+         kpi s = avg(t.v)\nkpi share = big / n\n",
+    );
+    let t = json(&dir, &["eval", "g.kpi", "--trend", "week", "--format", "json"]);
+    let series = |i: usize| t["items"][i]["series"].clone();
+    assert_eq!(series(0), serde_json::json!([2.0, 0.0, 0.0, 1.0]));
+    assert_eq!(series(1), serde_json::json!([1.0, 0.0, 0.0, 1.0]));
+    assert_eq!(series(2), serde_json::json!([15.0, null, null, 50.0]));
+    assert_eq!(series(3), serde_json::json!([0.5, null, null, 1.0]));
+    // The last week is compared with the empty one before it.
+    assert_eq!(t["items"][0]["previous"], serde_json::json!(0.0));
+    assert_eq!(t["items"][0]["change"], serde_json::json!(1.0));
+}
