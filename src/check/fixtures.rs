@@ -187,6 +187,9 @@ impl Checker<'_> {
         // What the definitions break without the tests' data is reported once, already.
         let main = self.diags.len();
         for tf in std::mem::take(&mut self.fixtures_read) {
+            if !self.opts.fixture_columns_at_run {
+                self.missing_columns(&tf);
+            }
             let schemas = TestSchemas { given: &tf.given, names: &self.program.datasets };
             let opts = CheckOptions {
                 params: self.opts.params.clone(),
@@ -210,6 +213,41 @@ impl Checker<'_> {
                 let d = self.at_fixture(d, &tf);
                 self.diags.push(d);
             }
+        }
+    }
+
+    /// A test's data that lacks a column its expectations read: the error `test` would
+    /// stop with, found by `check` (`test` names the same column at the same place).
+    fn missing_columns(&mut self, tf: &TestFixtures) {
+        let Some(def) = self.program.tests.iter().find(|t| t.test.name.value == tf.test) else {
+            return;
+        };
+        let needs = crate::testing::needed_columns(&self.program, def);
+        let mut found = Vec::new();
+        for ((id, column), by) in &needs {
+            let Some((_, schema, at)) = tf.given.iter().find(|(g, _, _)| g == id) else {
+                continue;
+            };
+            if schema.columns.iter().any(|(c, _)| c == column)
+                || schema.untyped.iter().any(|c| c == column)
+            {
+                continue;
+            }
+            let ds = &self.program.datasets[*id].name;
+            found.push(
+                Diagnostic::error(
+                    Code::UnknownColumn,
+                    format!("test data for `{ds}` has no column `{column}`"),
+                )
+                .at(*at, format!("no `{column}` column here"))
+                .note(format!("{by} needs `{ds}.{column}`"))
+                .help(format!(
+                    "add a column `{column}` to the data, or drop the expectations that need it"
+                )),
+            );
+        }
+        for d in found {
+            self.error(d);
         }
     }
 

@@ -78,6 +78,10 @@ pub struct CheckOptions<'a> {
     pub schemas: Option<&'a dyn SchemaSource>,
     /// Where to read test data from; `None` checks test blocks without their data.
     pub fixtures: Option<&'a dyn FixtureSource>,
+    /// Leave test data that lacks a column its expectations read to the test runner,
+    /// which reports it as that test's error and runs the others (`kpiblend test`);
+    /// otherwise it is a check error (`kpiblend check`).
+    pub fixture_columns_at_run: bool,
     /// Extra definitions checked after the files, as if appended to them: the
     /// command line's and the REPL's queries (`name`, `text`).
     pub extra: Vec<(String, String)>,

@@ -171,7 +171,7 @@ fn inline_line(sources: &crate::source::SourceMap, span: Span, line: u64) -> Opt
 
 /// The columns the groupings need: those the aggregates of the needed KPIs read, those
 /// of the dims grouped by (and correlated over), and the link keys between.
-fn needs(program: &Program, groupings: &[Grouping]) -> Needs {
+pub(super) fn needs(program: &Program, groupings: &[Grouping]) -> Needs {
     let mut out = Needs::new();
     for (dims, items) in groupings {
         for &item in items {

@@ -220,7 +220,11 @@ pub fn run_bytes(
 /// The definitions are checked without data (tests bring their own), against each
 /// test's data.
 fn options() -> CheckOptions<'static> {
-    CheckOptions { fixtures: Some(&eval::FixtureFiles), ..CheckOptions::default() }
+    CheckOptions {
+        fixtures: Some(&eval::FixtureFiles),
+        fixture_columns_at_run: true,
+        ..CheckOptions::default()
+    }
 }
 
 fn finish(file: String, checked: Checked, filter: Option<&str>) -> Result<FileResults, Error> {
@@ -243,13 +247,10 @@ fn finish(file: String, checked: Checked, filter: Option<&str>) -> Result<FileRe
 /// One evaluation: the items needed, grouped by these dims.
 type Grouping = (Vec<DimId>, Vec<ItemRef>);
 
-fn run_test(program: &Program, def: &TestDef) -> TestResult {
-    let start = Instant::now();
-    let test = &def.test;
-    let (line, column) = line_col(&program.sources, test.span);
-    let resolved = &def.expects;
+/// The evaluations a test's expectations need: per set of dims, the items.
+fn groupings(def: &TestDef) -> Vec<Grouping> {
     let mut groupings: Vec<Grouping> = Vec::new();
-    for r in resolved.iter().flatten() {
+    for r in def.expects.iter().flatten() {
         let dims = r.dims();
         match groupings.iter_mut().find(|(d, _)| *d == dims) {
             Some((_, items)) if items.contains(&r.item) => {}
@@ -257,6 +258,24 @@ fn run_test(program: &Program, def: &TestDef) -> TestResult {
             None => groupings.push((dims, vec![r.item])),
         }
     }
+    groupings
+}
+
+/// The columns a test's expectations read, per dataset, each with what needs it (for
+/// messages: "`aht` needs `calls.talk_s`"). `check` compares them with the test's data.
+pub(crate) fn needed_columns(
+    program: &Program,
+    def: &TestDef,
+) -> std::collections::BTreeMap<(crate::program::DatasetId, String), String> {
+    fixture::needs(program, &groupings(def))
+}
+
+fn run_test(program: &Program, def: &TestDef) -> TestResult {
+    let start = Instant::now();
+    let test = &def.test;
+    let (line, column) = line_col(&program.sources, test.span);
+    let resolved = &def.expects;
+    let groupings = groupings(def);
     let reports = fixture::tables(program, def, &groupings).and_then(|tables| {
         let data = Data::from_tables(program, tables)?;
         groupings

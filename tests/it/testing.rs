@@ -278,6 +278,24 @@ fn a_missing_needed_column_is_an_error_naming_column_and_fixture() {
     assert_eq!(label, "`fixtures/calls_semicolon.csv` has no `resolved` column");
 }
 
+/// `check` finds what `test` would stop those tests with, at the data that lacks the
+/// column (`test` runs the other tests and reports these as the tests' errors).
+#[test]
+fn check_finds_test_data_without_a_column_the_expectations_need() {
+    let out = cli(&["check", &fixture_arg("errors.kpi")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stdout(&out);
+    for (message, place) in [
+        ("test data for `calls` has no column `resolved`", "errors.kpi:8:9"),
+        ("test data for `surveys` has no column `contact_id`", "errors.kpi:18:9"),
+        ("test data for `calls` has no column `resolved`", "errors.kpi:25:17"),
+    ] {
+        let at = format!("error[KB0101]: {message}\n --> {DIR}/{place}\n");
+        let at_wide = format!("error[KB0101]: {message}\n  --> {DIR}/{place}\n");
+        assert!(err.contains(&at) || err.contains(&at_wide), "{place}: {err}");
+    }
+}
+
 /// `(code, line, column)` of each diagnostic with a place.
 fn places(
     diagnostics: &[kpiblend::diagnostic::Diagnostic],
