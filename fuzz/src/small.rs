@@ -242,6 +242,9 @@ pub enum AggFunc {
     Avg,
     Min,
     Max,
+    Median,
+    Stddev,
+    CountDistinct,
 }
 
 impl AggFunc {
@@ -252,6 +255,9 @@ impl AggFunc {
             AggFunc::Avg => "avg",
             AggFunc::Min => "min",
             AggFunc::Max => "max",
+            AggFunc::Median => "median",
+            AggFunc::Stddev => "stddev",
+            AggFunc::CountDistinct => "count_distinct",
         }
     }
 }
@@ -577,7 +583,7 @@ impl Gen<'_, '_> {
     }
 
     fn agg(&mut self) -> Agg {
-        match self.u.below(7) {
+        match self.u.below(10) {
             0 => Agg::Rows(self.filter()),
             1 => {
                 let mut c = self.cond(2);
@@ -587,8 +593,16 @@ impl Gen<'_, '_> {
                 Agg::Rate(c, self.filter())
             }
             k => {
-                let func =
-                    [AggFunc::Count, AggFunc::Sum, AggFunc::Avg, AggFunc::Min, AggFunc::Max][k - 2];
+                let func = [
+                    AggFunc::Count,
+                    AggFunc::Sum,
+                    AggFunc::Avg,
+                    AggFunc::Min,
+                    AggFunc::Max,
+                    AggFunc::Median,
+                    AggFunc::Stddev,
+                    AggFunc::CountDistinct,
+                ][k - 2];
                 let mut x = self.num(2);
                 if !num_reads_column(&x) {
                     x = Num::Bin(Arith::Add, Box::new(x), Box::new(Num::Col(0)));
@@ -646,7 +660,9 @@ fn kpi_has_source(k: &Kpi) -> bool {
 /// `check`'s unit of a KPI expression, given the units of the KPIs before it.
 fn kpi_unit(k: &Kpi, units: &[Unit], untyped: [bool; 2]) -> Unit {
     match k {
-        Kpi::Agg(Agg::Rows(_) | Agg::Of(AggFunc::Count, ..)) => Unit::Count,
+        Kpi::Agg(Agg::Rows(_) | Agg::Of(AggFunc::Count | AggFunc::CountDistinct, ..)) => {
+            Unit::Count
+        }
         Kpi::Agg(Agg::Rate(..)) => Unit::Percent,
         Kpi::Agg(Agg::Of(_, x, _)) => match num_ty(x, untyped) {
             Ty::Num(u) => u,
@@ -995,6 +1011,13 @@ fn aggregate(a: &Agg, rows: &[&Row]) -> Val {
             if *func == AggFunc::Count {
                 return Val::exact(Some(n as f64));
             }
+            if *func == AggFunc::CountDistinct {
+                // -0 and 0 are one value.
+                let mut distinct: Vec<f64> = values.iter().map(|v| v + 0.0).collect();
+                distinct.sort_by(f64::total_cmp);
+                distinct.dedup();
+                return Val::exact(Some(distinct.len() as f64));
+            }
             if n == 0 {
                 return Val::exact(None);
             }
@@ -1014,7 +1037,27 @@ fn aggregate(a: &Agg, rows: &[&Row]) -> Val {
                 }
                 AggFunc::Min => Val::exact(values.iter().copied().reduce(f64::min)),
                 AggFunc::Max => Val::exact(values.iter().copied().reduce(f64::max)),
-                AggFunc::Count => unreachable!(),
+                AggFunc::Median => {
+                    // percentile_cont(0.5): the middle value, or between the two middle ones.
+                    let mut sorted = values.clone();
+                    sorted.sort_by(f64::total_cmp);
+                    let (lo, hi) = (sorted[(n - 1) / 2], sorted[n / 2]);
+                    let m = lo + (hi - lo) * 0.5;
+                    Val { v: Some(m), err: 4.0 * EPS * lo.abs().max(hi.abs()), shaky: false }
+                }
+                AggFunc::Stddev => {
+                    // Sample standard deviation (n - 1), null below two values; two passes.
+                    if n < 2 {
+                        return Val::exact(None);
+                    }
+                    let mean = sum / n as f64;
+                    let squares: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
+                    let sd = (squares / (n as f64 - 1.0)).sqrt();
+                    let spread = values.iter().map(|v| (v - mean).abs()).fold(0.0, f64::max);
+                    let err = (n as f64 + 4.0) * 4.0 * EPS * (sd + spread + mean.abs());
+                    Val { v: Some(sd), err, shaky: false }
+                }
+                AggFunc::Count | AggFunc::CountDistinct => unreachable!(),
             }
         }
     }
