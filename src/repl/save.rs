@@ -101,6 +101,16 @@ impl Session {
                 "error: {shown} is the data of dataset `{name}`; nothing was saved\n"
             ));
         }
+        // A file the session imports: writing the session over it would lose its
+        // definitions and make it import itself.
+        let imported = self.program().is_some_and(|p| {
+            p.sources.files().any(|(_, f)| !f.name.starts_with('<') && same(Path::new(&f.name)))
+        });
+        if imported && !self.file.as_deref().is_some_and(same) {
+            return Some(format!(
+                "error: {shown} is imported by the session; saving over it would lose its definitions, so nothing was saved\n"
+            ));
+        }
         if overwrite || self.file.as_deref().is_some_and(same) {
             return None;
         }

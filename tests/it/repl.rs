@@ -682,3 +682,17 @@ fn save_says_when_a_set_value_belongs_to_an_imported_param() {
     assert_eq!(r.err, "note: `lim = 1` was not saved: `lim` is defined in an imported file\n");
     assert_eq!(std::fs::read_to_string(dir.path().join("p.kpi")).unwrap(), "param lim = 5\n");
 }
+
+#[test]
+fn save_refuses_a_file_the_session_imports() {
+    // `:save! speed.kpi` from a session that imports it wrote the session (which imports
+    // `speed.kpi`) over it: its definitions lost, the file importing itself (red team).
+    let (dir, mut s) = two_files("repl-save-imported");
+    ok(&mut s, "import \"other.kpi\"");
+    let other = dir.path().join("other.kpi");
+    for cmd in [":save", ":save!"] {
+        let err = fails(&mut s, &format!("{cmd} {}", other.display()));
+        assert!(err.contains("is imported by the session"), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "kpi s = count(t)\n");
+}
