@@ -97,6 +97,13 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let (strict, skipping) = (eval::FileSchemas, eval::SkippingSchemas);
     let schemas: &dyn check::SchemaSource =
         if args.bad_rows == BadRowsArg::Skip { &skipping } else { &strict };
+    if let Err(outcome) = super::params_given_once(&args.params) {
+        return Ok(outcome);
+    }
+    if args.as_of.is_some() && args.params.iter().any(|(n, _)| n == "as_of") {
+        eprint("error: --as-of and --param as_of both set the param `as_of`; give one\n");
+        return Ok(Outcome::Failure);
+    }
     let mut params = args.params.clone();
     if let Some(as_of) = &args.as_of {
         params.push(("as_of".to_string(), as_of.clone()));

@@ -56,6 +56,9 @@ pub enum Format {
 
 pub fn run(args: &ExplainArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     let err_color = super::use_color(color, std::io::stderr().is_terminal());
+    if let Err(outcome) = super::params_given_once(&args.params) {
+        return Ok(outcome);
+    }
     if let Err(outcome) = super::stdin::usage([args.file.as_path()], &args.data) {
         return Ok(outcome);
     }

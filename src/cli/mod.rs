@@ -125,6 +125,27 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
     }
 }
 
+/// A `--param` or `--data` name given twice (scripts append overrides to a default command
+/// line, and the first value would win without a word): a usage error, exit 2.
+pub fn given_once(flag: &str, names: &[&str]) -> Result<(), Outcome> {
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            output::eprint(&format!(
+                "error: {flag} {}=… is given twice; give each name once\n",
+                kpiblend::render::escape::sanitize_line(name)
+            ));
+            return Err(Outcome::Failure);
+        }
+    }
+    Ok(())
+}
+
+/// [`given_once`] for `--param` names.
+pub fn params_given_once(params: &[(String, String)]) -> Result<(), Outcome> {
+    let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    given_once("--param", &names)
+}
+
 /// Whether to colour a stream.
 pub fn use_color(choice: ColorChoice, stream_is_terminal: bool) -> bool {
     match choice {

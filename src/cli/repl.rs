@@ -37,6 +37,12 @@ pub struct ReplArgs {
 }
 
 pub fn run(args: &ReplArgs, color: ColorChoice) -> Result<Outcome, Closed> {
+    let data: Vec<&str> = args.data.iter().map(|(n, _)| n.as_str()).collect();
+    if let Err(outcome) =
+        super::params_given_once(&args.params).and_then(|()| super::given_once("--data", &data))
+    {
+        return Ok(outcome);
+    }
     let interactive = std::io::stdin().is_terminal();
     let mut session = Session::new();
     session.set_color(interactive && super::use_color(color, std::io::stdout().is_terminal()));

@@ -23,6 +23,8 @@ pub fn usage<'a>(
     files: impl IntoIterator<Item = &'a Path>,
     data: &[(String, PathBuf)],
 ) -> Result<(), Outcome> {
+    let data_names: Vec<&str> = data.iter().map(|(n, _)| n.as_str()).collect();
+    super::given_once("--data", &data_names)?;
     if let Some((name, _)) = data.iter().find(|(_, p)| is_dash(p)) {
         eprint(&format!(
             "error: --data {name}=-: data cannot be read from standard input\n  \

@@ -2383,3 +2383,26 @@ fn a_whole_number_for_a_percent_param_warns() {
     assert!(check("50%").is_empty());
     assert!(check("0.5").is_empty());
 }
+
+/// Two values for one `--param` or `--data` name: the first won without a word (scripts
+/// that append an override to a default command line got the old value). Now a usage error
+/// in every command that takes them, as `--as-of` next to `--param as_of` is.
+#[test]
+fn an_override_given_twice_is_a_usage_error() {
+    let root = support::root();
+    let tour = "examples/contact_center.kpi";
+    let twice = [
+        vec!["eval", tour, "--param", "answer_within=20s", "--param", "answer_within=30s"],
+        vec!["eval", tour, "--data", "calls=examples/data/calls.csv", "--data", "calls=x.csv"],
+        vec!["check", tour, "--data", "calls=examples/data/calls.csv", "--data", "calls=x.csv"],
+        vec!["eval", tour, "--as-of", "2026-03-02", "--param", "as_of=2026-03-20"],
+        vec!["repl", tour, "--param", "answer_within=20s", "--param", "answer_within=30s"],
+    ];
+    for args in twice {
+        let out = support::kpiblend(&root, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = support::stderr(&out);
+        assert!(err.contains("given twice") || err.contains("both set"), "{args:?}: {err}");
+        assert!(support::stdout(&out).is_empty(), "{args:?}");
+    }
+}
