@@ -30,6 +30,20 @@ impl Checker<'_> {
                 }
                 components.push(id);
                 let kpi = &self.program.kpis[id];
+                if matches!(kpi.ty, Ty::Date | Ty::Time) {
+                    // A score is value / target: on a date that is days since 1970.
+                    let (what, def) = (kpi.ty.describe(), kpi.span);
+                    self.error(
+                        Diagnostic::error(
+                            Code::ArgumentType,
+                            format!("blend component `{}` is a {what}, not a number", c.name),
+                        )
+                        .at(c.span, "a blend scores numbers against their targets")
+                        .also(def, "defined here")
+                        .help("blend a number instead, e.g. the age of the data in hours: `(as_of - max(...)) / 1h`"),
+                    );
+                    continue;
+                }
                 if kpi.target.is_none() && kpi.ty != Ty::Error {
                     let def = kpi.span;
                     self.error(
