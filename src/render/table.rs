@@ -225,14 +225,21 @@ fn verdict_cell(v: Verdict, color: bool) -> (String, Style) {
 }
 
 fn score(s: Option<f64>) -> String {
-    s.map_or("–".into(), |x| format!("{x:.1}"))
+    s.map_or("–".into(), score_text)
+}
+
+/// A score (0–100) with one decimal; below 100 it never reads `100.0` (a blend with a
+/// missed component scores 99.95 at most, and must not look perfect).
+pub fn score_text(x: f64) -> String {
+    let shown = format!("{x:.1}");
+    if x < 100.0 && shown == "100.0" { "99.9".into() } else { shown }
 }
 
 fn components(report: &Report, b: &BlendCell) -> String {
     let _ = report;
     b.components
         .iter()
-        .map(|c| format!("{} {}", c.kpi, c.score.map_or("–".into(), |s| format!("{s:.1}"))))
+        .map(|c| format!("{} {}", c.kpi, score(c.score)))
         .collect::<Vec<_>>()
         .join(" · ")
 }
@@ -371,4 +378,19 @@ fn csv_line(fields: &[String]) -> String {
         })
         .collect();
     format!("{}\n", quoted.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::score_text;
+
+    #[test]
+    fn a_score_below_100_never_reads_100() {
+        assert_eq!(score_text(99.95), "99.9");
+        assert_eq!(score_text(99.96), "99.9");
+        assert_eq!(score_text(99.94), "99.9");
+        assert_eq!(score_text(100.0), "100.0");
+        assert_eq!(score_text(88.14), "88.1");
+        assert_eq!(score_text(0.0), "0.0");
+    }
 }

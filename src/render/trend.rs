@@ -219,7 +219,7 @@ pub fn human(t: &Trend, color: bool) -> String {
     let _ = writeln!(out, "{:name_w$}  {:spark_w$}  {:>value_w$}  change", "kpi", "trend", "last");
     for (item, name) in t.items.iter().zip(&names) {
         let value = if item.kind == ItemKind::Blend {
-            item.last.map_or("–".into(), |s| format!("{s:.1}"))
+            item.last.map_or("–".into(), super::table::score_text)
         } else {
             format::value(item.last, &item.unit)
         };
