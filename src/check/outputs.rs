@@ -214,8 +214,25 @@ impl Checker<'_> {
         if !self.is_registered(&v.name.name, v.name.span) {
             return;
         }
-        let mut items = Vec::new();
+        let mut items: Vec<(ItemRef, Span)> = Vec::new();
         for i in &v.items {
+            let item = match self.lookup(&i.name) {
+                Some(s) if s.kind == SymKind::Kpi => Some(ItemRef::Kpi(s.index)),
+                Some(s) if s.kind == SymKind::Blend => Some(ItemRef::Blend(s.index)),
+                _ => None,
+            };
+            // `a, a` (or `--kpi a,a`) would show the same column twice.
+            if let Some(&(_, first)) = items.iter().find(|(it, _)| Some(*it) == item) {
+                self.error(
+                    Diagnostic::error(
+                        Code::DuplicateClause,
+                        format!("the view lists `{}` twice", i.name),
+                    )
+                    .at(i.span, "listed again here")
+                    .also(first, "first listed here"),
+                );
+                continue;
+            }
             match self.lookup(&i.name) {
                 Some(s) if s.kind == SymKind::Kpi => items.push((ItemRef::Kpi(s.index), i.span)),
                 Some(s) if s.kind == SymKind::Blend => {
