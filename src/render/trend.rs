@@ -150,11 +150,23 @@ fn too_many_periods(grain: Grain, first: i64, last: i64) -> Diagnostic {
         ),
     )
     .note("a date far from the others may be a placeholder in the data (1900-01-01, 9999-12-31)")
-    .help(format!(
-        "show a coarser grain (`--trend month`), or a period: `--from {} --to {}`",
-        calendar::format_date(calendar::month_start(last)),
-        calendar::format_date(last + 1)
-    ))
+    .help({
+        let period = format!(
+            "`--from {} --to {}`",
+            calendar::format_date(calendar::month_start(last)),
+            calendar::format_date(last + 1)
+        );
+        let coarser = match grain {
+            Grain::Day => Some("week"),
+            Grain::Week => Some("month"),
+            Grain::Month => Some("quarter"),
+            Grain::Quarter => None,
+        };
+        match coarser {
+            Some(g) => format!("show a coarser grain (`--trend {g}`), or a period: {period}"),
+            None => format!("show a period: {period}"),
+        }
+    })
 }
 
 /// `▁▃▅▇` from a series; a gap for null.

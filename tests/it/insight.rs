@@ -490,6 +490,7 @@ fn a_trend_of_more_than_ten_thousand_periods_is_refused_with_the_dates() {
             "{err}"
         );
         assert!(err.contains("`--from 2026-03-01 --to 2026-03-03`"), "{err}");
+        assert!(err.contains("a coarser grain (`--trend week`)"), "{err}");
         assert!(out.stdout.is_empty());
     }
     let t = json(&dir, &["eval", "p.kpi", "--trend", "quarter", "--format", "json"]);
