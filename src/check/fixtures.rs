@@ -113,7 +113,25 @@ impl Checker<'_> {
         let (mut delimiter, mut nulls) = (ds.delimiter, ds.null_tokens.clone());
         let TestSource::File(src) = source else { return Some((delimiter, nulls)) };
         let mut ok = true;
+        let mut delimiter_at: Option<crate::source::Span> = None;
         for (key, value) in &src.options {
+            if key.name == "delimiter" {
+                let at = key.span.to(value.span);
+                if let Some(first) = delimiter_at {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error(
+                            Code::DuplicateClause,
+                            "option `delimiter` given twice in `csv(...)`",
+                        )
+                        .at(at, "second one here")
+                        .also(first, "first given here")
+                        .help("keep one: test data has one delimiter"),
+                    );
+                    continue;
+                }
+                delimiter_at = Some(at);
+            }
             match (key.name.as_str(), &value.kind) {
                 ("delimiter", ExprKind::Str(s))
                     if s.len() == 1 && !matches!(s.as_str(), "\"" | "\n" | "\r") =>
