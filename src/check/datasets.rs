@@ -192,6 +192,75 @@ impl Checker<'_> {
             }
         }
         self.link_cycles();
+        self.link_paths();
+    }
+
+    /// Each dataset must reach each other one in at most one way: two links to one dataset
+    /// (`agent_id -> agents.id` and `supervisor_id -> agents.id`), or a diamond
+    /// (`a -> b -> d` and `a -> c -> d`), would leave the row a column is read from open,
+    /// and readers could pick different ones. Reported where the ways part.
+    fn link_paths(&mut self) {
+        let n = self.program.datasets.len();
+        let mut found = Vec::new();
+        for start in 0..n {
+            // The first way found to each dataset, breadth first: linear, however many
+            // ways a chain of diamonds has.
+            let mut first: Vec<Option<Vec<(DatasetId, usize)>>> = vec![None; n];
+            first[start] = Some(Vec::new());
+            let mut queue = std::collections::VecDeque::from([start]);
+            while let Some(d) = queue.pop_front() {
+                let path = first[d].clone().unwrap_or_default();
+                for (li, link) in self.program.datasets[d].links.iter().enumerate() {
+                    let mut way = path.clone();
+                    way.push((d, li));
+                    match &first[link.target] {
+                        None => {
+                            first[link.target] = Some(way);
+                            queue.push_back(link.target);
+                        }
+                        // Said once, by the dataset the two ways leave from.
+                        Some(other) if other.first() != way.first() => {
+                            found.push((start, link.target, other.clone(), way));
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        for (start, target, one, two) in found {
+            let datasets = &self.program.datasets;
+            let text = |way: &[(DatasetId, usize)]| {
+                way.iter()
+                    .map(|&(d, li)| {
+                        let l = &datasets[d].links[li];
+                        let t = &datasets[l.target];
+                        format!(
+                            "{}.{} -> {}.{}",
+                            datasets[d].name, l.column, t.name, l.target_column
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", then ")
+            };
+            let span =
+                |way: &[(DatasetId, usize)]| way.last().map(|&(d, li)| datasets[d].links[li].span);
+            let (from, to) = (&datasets[start].name, &datasets[target].name);
+            let mut d = Diagnostic::error(
+                Code::BadLink,
+                format!("`{from}` reaches `{to}` two ways: {} and {}", text(&one), text(&two)),
+            )
+            .help(format!(
+                "a row must reach each dataset one way; for a second role, declare `{to}` \
+                 again under another name (a second `dataset` over the same file) and link to it"
+            ));
+            if let Some(s) = span(&two) {
+                d = d.at(s, format!("a second way to `{to}`"));
+            }
+            if let Some(s) = span(&one) {
+                d = d.also(s, "the first way");
+            }
+            self.diags.push(d);
+        }
     }
 
     /// `time: "column"` must name a time column of the data (when it is known).
