@@ -447,7 +447,18 @@ impl Checker<'_> {
                 None => self.unknown_name(&e.subject, false),
             }
             let dims: Vec<ast::Ident> = e.group.iter().map(|(d, _)| d.clone()).collect();
-            self.dim_refs(&dims);
+            let by = self.dim_refs(&dims);
+            // A group picked by a dim the item's data cannot reach (as `eval --by` says).
+            let item = match self.lookup(&e.subject.name) {
+                Some(s) if s.kind == SymKind::Kpi => Some(ItemRef::Kpi(s.index)),
+                Some(s) if s.kind == SymKind::Blend => Some(ItemRef::Blend(s.index)),
+                _ => None,
+            };
+            if let Some(item) = item
+                && !by.is_empty()
+            {
+                self.check_grouping(item, &by, &[], e.subject.span);
+            }
             if let Some(w) = &e.within {
                 self.constant(w, "`within`");
             }
