@@ -145,6 +145,9 @@ impl Checker<'_> {
             AggFunc::Rate if arg.is_bool() => Ty::Num(Unit::Percent),
             AggFunc::Rate => bad(self, "a true/false condition"),
             AggFunc::Min | AggFunc::Max if matches!(arg, Ty::Date | Ty::Time) => arg.clone(),
+            // A column of unknown type (checked without data) may hold times or dates: its
+            // `min` and `max` stay open, so `max(t.at) - a_time_param` is not refused.
+            AggFunc::Min | AggFunc::Max if *arg == Ty::Any => Ty::Any,
             _ => match arg {
                 Ty::Num(u) => Ty::Num(u.clone()),
                 Ty::Any | Ty::Null => Ty::Num(Unit::Plain),

@@ -220,11 +220,19 @@ fn run(
         .iter()
         .map(|&d| {
             let dim = &program.dims[d];
-            let kind = match &dim.ty {
-                Ty::Date => KeyKind::Date,
-                Ty::Time => KeyKind::Time,
-                Ty::Text => KeyKind::Text,
-                Ty::Bool => KeyKind::Bool,
+            // A column declared nowhere and checked without data (a test's fixture) has
+            // the type its values were read as.
+            let loaded = match &dim.expr {
+                RowExpr::Column { dataset, column, .. } if dim.ty.is_open() => {
+                    data.column(*dataset, column).map(|c| c.ty)
+                }
+                _ => None,
+            };
+            let kind = match (&dim.ty, loaded) {
+                (Ty::Date, _) | (_, Some(ColumnType::Date)) => KeyKind::Date,
+                (Ty::Time, _) | (_, Some(ColumnType::Time)) => KeyKind::Time,
+                (Ty::Text, _) | (_, Some(ColumnType::Text)) => KeyKind::Text,
+                (Ty::Bool, _) | (_, Some(ColumnType::Bool)) => KeyKind::Bool,
                 _ => KeyKind::Number,
             };
             DimMeta { name: dim.name.clone(), kind }

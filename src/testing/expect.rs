@@ -200,12 +200,14 @@ fn key_matches(key: &Key, pick: &Const, kind: KeyKind) -> bool {
         (Key::Bool(a), Const::Bool(b)) => a == b,
         (Key::Text(a), Const::Text(b)) => **a == **b,
         (Key::Num(a), Const::Text(b)) => {
-            let parsed = match kind {
-                KeyKind::Date => parse_date(b),
-                KeyKind::Time => parse_time(b),
-                _ => b.trim().parse::<f64>().ok(),
-            };
-            parsed == Some(*a)
+            match kind {
+                KeyKind::Date => parse_date(b) == Some(*a),
+                KeyKind::Time => parse_time(b) == Some(*a),
+                // A dim of a column declared nowhere: its values may be dates or times.
+                _ => {
+                    [b.trim().parse::<f64>().ok(), parse_date(b), parse_time(b)].contains(&Some(*a))
+                }
+            }
         }
         (Key::Bool(a), Const::Text(b)) => parse_bool(b) == Some(*a),
         (Key::Text(a), Const::Num(b)) => a.trim().parse::<f64>().ok() == Some(*b),

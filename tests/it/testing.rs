@@ -667,3 +667,39 @@ fn junit_names_stay_unique_and_file_errors_are_suites() {
     assert_eq!(attr(error, "message"), "a target must be a constant");
     assert_eq!(report::tally(report::counts(&runs)), "1 passed, 1 failed, 1 error");
 }
+
+/// A column declared nowhere is typed by its values in a test's data, as in a data file:
+/// `max` of times minus a time param is a duration (the test runner typed the column as
+/// a number and refused the file, which `check` and `eval` accepted), and a text pick of
+/// a date matches a date key, shown as a date (red team).
+#[test]
+fn undeclared_columns_are_typed_by_the_test_data() {
+    let dir = support::TempDir::new("testing-undeclared");
+    dir.write(
+        "t.kpi",
+        "dataset calls = csv(\"calls.csv\")\n\
+         param from_ = 2026-03-14T08:00:00Z\n\
+         dim d = calls.d\n\
+         kpi since = max(calls.started_at) - from_  unit seconds\n\
+         kpi talk = sum(calls.talk_s)\n\
+         test \"typed by the data\" {\n\
+             calls = csv \"\"\"\n\
+                 talk_s,d,started_at\n\
+                 10,2026-01-01,2026-03-14T08:30:00Z\n\
+                 20,2026-01-02,2026-03-14T09:00:00Z\n\
+             \"\"\"\n\
+             expect since == 3600\n\
+             expect talk[d = 2026-01-02] == 20\n\
+             expect talk[d = \"2026-01-02\"] == 20\n\
+         }\n",
+    );
+    let out = kpiblend(dir.path(), &["test", "t.kpi"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let out = kpiblend(dir.path(), &["check", "--no-data", "t.kpi"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // A pick that matches nothing lists the keys as dates.
+    let text = std::fs::read_to_string(dir.path().join("t.kpi")).unwrap();
+    dir.write("t.kpi", &text.replace("expect talk[d = 2026-01-02]", "expect talk[d = 2026-01-03]"));
+    let out = kpiblend(dir.path(), &["test", "t.kpi"]);
+    assert!(stdout(&out).contains("d in the data: 2026-01-01, 2026-01-02"), "{}", stdout(&out));
+}
