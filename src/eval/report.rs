@@ -248,12 +248,21 @@ impl Report {
 pub fn rank(report: &mut Report, i: usize) {
     let lower_better =
         report.items.get(i).is_some_and(|m| m.direction == Some(Direction::LowerIsBetter));
+    // A target of `== t` is best met closest to `t` (and `!= t` anywhere else): rank by the
+    // distance to it, larger distances worse for `==` and better for `!=`.
+    let target = report.items.get(i).and_then(|m| m.target);
+    let (lower_better, from) = match target {
+        Some(Bound { op: crate::program::CmpOp::Eq, value }) => (true, Some(value)),
+        Some(Bound { op: crate::program::CmpOp::Ne, value }) => (false, Some(value)),
+        _ => (lower_better, None),
+    };
     let score = |row: &Row| -> Option<f64> {
-        match row.cells.get(i) {
+        let v = match row.cells.get(i) {
             Some(Cell::Kpi(k)) if k.status != Status::Insufficient => k.value,
             Some(Cell::Blend(b)) if b.verdict != Verdict::Insufficient => b.score,
             _ => None,
-        }
+        };
+        v.map(|v| from.map_or(v, |t| (v - t).abs()))
     };
     report.rows.sort_by(|a, b| match (score(a), score(b)) {
         (Some(x), Some(y)) => {

@@ -540,3 +540,26 @@ fn an_empty_period_counts_zero_and_averages_nothing() {
     assert_eq!(t["items"][0]["previous"], serde_json::json!(0.0));
     assert_eq!(t["items"][0]["change"], serde_json::json!(1.0));
 }
+
+/// `--sort` on a KPI whose target is `== t` ranks the groups closest to `t` first; for
+/// `!= t`, those farthest from it (failing groups came first, red team).
+#[test]
+fn sort_ranks_equality_targets_by_the_distance_to_the_target() {
+    let dir = TempDir::new("insight-sort-eq");
+    dir.write("s.csv", "site,v\nc,12\na,20\nb,10\nd,\n");
+    dir.write(
+        "s.kpi",
+        "dataset x = csv(\"s.csv\")\ndim site = x.site\n\
+         kpi eq = avg(x.v) target == 10\nkpi ne = avg(x.v) target != 10\n",
+    );
+    let order = |kpi: &str| {
+        let r = json(
+            &dir,
+            &["eval", "s.kpi", "--kpi", kpi, "--by", "site", "--sort", kpi, "--format", "json"],
+        );
+        r["rows"].as_array().unwrap().iter().map(|row| row["key"][0].clone()).collect::<Vec<_>>()
+    };
+    // Distances to 10: b 0, c 2, a 10; d has no value and comes last.
+    assert_eq!(order("eq"), serde_json::json!(["b", "c", "a", "d"]).as_array().unwrap().clone());
+    assert_eq!(order("ne"), serde_json::json!(["a", "c", "b", "d"]).as_array().unwrap().clone());
+}
