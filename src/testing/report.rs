@@ -259,7 +259,7 @@ pub fn junit(runs: &[Run]) -> String {
             }
         };
         let rc = r.counts();
-        let time: f64 = r.tests.iter().map(|t| t.seconds).sum();
+        let time: f64 = r.tests.iter().map(|t| t.seconds).sum::<f64>() + 0.0; // not -0 when empty
         total_time += time;
         let _ = writeln!(
             suites,
