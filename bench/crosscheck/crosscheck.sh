@@ -19,13 +19,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
-venv="$root/bench/.venv"
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-if ! "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
-    "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb
-fi
+# shellcheck source=venv.sh
+. "$here/venv.sh"
 
 cargo build --release --quiet --bin kpiblend --example gen_data
 kpiblend="$root/target/release/kpiblend"

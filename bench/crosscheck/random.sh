@@ -15,13 +15,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
-venv="$root/bench/.venv"
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-if ! "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
-    "$venv/bin/pip" install --quiet --disable-pip-version-check duckdb
-fi
+# shellcheck source=venv.sh
+. "$here/venv.sh"
 
 cargo build --release --quiet --bin kpiblend
 exec "$venv/bin/python" "$here/random_xcheck.py" --seed "${1:-1}" --cases "${2:-500}" \

@@ -1128,6 +1128,17 @@ fn pty_repl(dir: &Path, env: &[(&str, Option<&Path>)]) -> rexpect::session::PtyS
     rexpect::session::spawn_command(cmd, Some(20_000)).unwrap()
 }
 
+/// Runs the query `n` once at the prompt, then leaves with Ctrl-D.
+#[cfg(unix)]
+fn query_once_and_leave(mut p: rexpect::session::PtySession) {
+    p.exp_string("kb> ").unwrap();
+    p.send_line("n").unwrap();
+    p.exp_string("value").unwrap();
+    p.exp_string("kb> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+}
+
 /// R06: a history file in a place that cannot be created: one warning, the REPL works.
 #[cfg(unix)]
 #[test]
@@ -1157,13 +1168,7 @@ fn r07_a_corrupt_history_file_is_kept_aside_not_truncated() {
     let history = dir.path().join("history");
     let corrupt = b"n\n\xff\xfe\x00binary\nkpi old = n\n".to_vec();
     std::fs::write(&history, &corrupt).unwrap();
-    let mut p = pty_repl(dir.path(), &[("KPIBLEND_HISTORY", Some(&history))]);
-    p.exp_string("kb> ").unwrap();
-    p.send_line("n").unwrap();
-    p.exp_string("value").unwrap();
-    p.exp_string("kb> ").unwrap();
-    p.send_control('d').unwrap();
-    p.exp_eof().unwrap();
+    query_once_and_leave(pty_repl(dir.path(), &[("KPIBLEND_HISTORY", Some(&history))]));
     let kept: Vec<PathBuf> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(Result::ok)
@@ -1183,13 +1188,7 @@ fn a_long_history_is_kept_after_a_session() {
     let history = dir.path().join("history");
     let old: String = (0..5000).map(|i| format!("kpi old{i} = n\n")).collect();
     std::fs::write(&history, format!("#V2\n{old}")).unwrap();
-    let mut p = pty_repl(dir.path(), &[("KPIBLEND_HISTORY", Some(&history))]);
-    p.exp_string("kb> ").unwrap();
-    p.send_line("n").unwrap();
-    p.exp_string("value").unwrap();
-    p.exp_string("kb> ").unwrap();
-    p.send_control('d').unwrap();
-    p.exp_eof().unwrap();
+    query_once_and_leave(pty_repl(dir.path(), &[("KPIBLEND_HISTORY", Some(&history))]));
     let text = std::fs::read_to_string(&history).unwrap();
     let entries: Vec<&str> = text.lines().skip(1).collect();
     assert_eq!(entries.len(), 5001, "{}", &text[..200.min(text.len())]);
@@ -1207,12 +1206,7 @@ fn a_history_path_that_is_not_a_file_is_left_alone() {
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let mut p = pty_repl(dir.path(), &[("KPIBLEND_HISTORY", Some(&fifo))]);
     p.exp_string("is not a regular file").unwrap();
-    p.exp_string("kb> ").unwrap();
-    p.send_line("n").unwrap();
-    p.exp_string("value").unwrap();
-    p.exp_string("kb> ").unwrap();
-    p.send_control('d').unwrap();
-    p.exp_eof().unwrap();
+    query_once_and_leave(p);
     let kind = std::fs::metadata(&fifo).unwrap().file_type();
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
 }
