@@ -94,6 +94,7 @@ impl Query {
         &self,
         program: &Program,
     ) -> Result<(String, Vec<String>), Diagnostic> {
+        self.validate()?;
         let mut text = String::new();
         let mut by: Vec<String> = self.by.iter().map(|s| s.trim().to_string()).collect();
         let mut conditions: Vec<String> = self.filter.iter().map(|f| format!("({f})")).collect();
@@ -150,6 +151,53 @@ impl Query {
             text.push_str(&format!("where {}\n", conditions.join("\nand ")));
         }
         Ok((text, skipped))
+    }
+}
+
+impl Query {
+    /// Each part as typed is one thing of its kind: names in `items` and `by`, one
+    /// condition in `filter`. The parts are written into a view's text, so `--by 'site
+    /// where x'` or `--where 'a) or (true'` would otherwise change its meaning.
+    fn validate(&self) -> Result<(), Diagnostic> {
+        let name = |s: &str| {
+            let s = s.trim();
+            s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+        };
+        let refuse = |flag: &str, text: &str, what: &str| {
+            Diagnostic::error(
+                Code::BadOverride,
+                format!("{flag} `{}`: {what}", crate::render::escape::sanitize_line(text)),
+            )
+        };
+        if let Some(bad) = self.items.iter().find(|s| !name(s)) {
+            return Err(refuse("--kpi", bad, "not the name of a KPI or blend")
+                .help("name KPIs and blends, separated by commas: `--kpi aht,fcr`"));
+        }
+        if let Some(bad) = self.by.iter().find(|s| !name(s)) {
+            return Err(refuse("--by", bad, "not the name of a dim")
+                .help("name dims, separated by commas: `--by site,week`"));
+        }
+        if let Some(f) = &self.filter {
+            // Parsed alone, as the condition of a query, it must be exactly one expression.
+            const HEAD: &str = "x where ";
+            let text = format!("{HEAD}{f}");
+            let whole =
+                HEAD.len() + (f.len() - f.trim_start().len())..HEAD.len() + f.trim_end().len();
+            let one = match crate::syntax::parse_repl(crate::source::FileId(0), &text) {
+                Ok(crate::syntax::ReplInput::Query(q)) => {
+                    q.items.len() == 1
+                        && q.by.is_empty()
+                        && q.filter.is_some_and(|e| e.span.range() == whole)
+                }
+                _ => false,
+            };
+            if !one {
+                return Err(refuse("--where", f, "not one condition")
+                    .help("write one condition over rows, e.g. `--where 'calls.wait_s > 20'`"));
+            }
+        }
+        Ok(())
     }
 }
 

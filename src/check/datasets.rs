@@ -245,19 +245,32 @@ impl Checker<'_> {
             let span =
                 |way: &[(DatasetId, usize)]| way.last().map(|&(d, li)| datasets[d].links[li].span);
             let (from, to) = (&datasets[start].name, &datasets[target].name);
-            let mut d = Diagnostic::error(
-                Code::BadLink,
-                format!("`{from}` reaches `{to}` two ways: {} and {}", text(&one), text(&two)),
-            )
-            .help(format!(
-                "a row must reach each dataset one way; for a second role, declare `{to}` \
-                 again under another name (a second `dataset` over the same file) and link to it"
-            ));
+            let twice = text(&one) == text(&two);
+            let (message, again, first, help) = if twice {
+                (
+                    format!("the link `{}` is declared twice", text(&one)),
+                    "declared again here".to_string(),
+                    "first declared here",
+                    "remove one of them".to_string(),
+                )
+            } else {
+                (
+                    format!("`{from}` reaches `{to}` two ways: {} and {}", text(&one), text(&two)),
+                    format!("a second way to `{to}`"),
+                    "the first way",
+                    format!(
+                        "a row must reach each dataset one way; for a second role, declare \
+                         `{to}` again under another name (a second `dataset` over the same \
+                         file) and link to it"
+                    ),
+                )
+            };
+            let mut d = Diagnostic::error(Code::BadLink, message).help(help);
             if let Some(s) = span(&two) {
-                d = d.at(s, format!("a second way to `{to}`"));
+                d = d.at(s, again);
             }
             if let Some(s) = span(&one) {
-                d = d.also(s, "the first way");
+                d = d.also(s, first);
             }
             self.diags.push(d);
         }

@@ -89,6 +89,15 @@ fn overrides_fit(file: &Path, args: &ReplArgs, color: ColorChoice) -> Result<(),
     Err(Outcome::Failure)
 }
 
+/// A `:` command's error in a script, with the script line it came from (statements'
+/// diagnostics carry their own place).
+fn placed(mut reply: kpiblend::repl::Reply, input: &str, line: usize) -> kpiblend::repl::Reply {
+    if !reply.ok && input.trim_start().starts_with(':') && !reply.err.is_empty() {
+        reply.err = format!("<input>:{line}: {}", reply.err);
+    }
+    reply
+}
+
 fn show(out: &mut Out, reply: &kpiblend::repl::Reply) -> Result<(), Closed> {
     out.write(&reply.out)?;
     out.flush()?;
@@ -103,6 +112,7 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
     let mut pending = String::new();
     let mut scan = Incomplete::default();
     let mut line_no = 0;
+    let mut start = 0;
     let mut buf = Vec::new();
     // A line longer than a KPI file may be is not kept whole (`repl < /dev/zero`).
     let limit = kpiblend::check::MAX_SOURCE_BYTES;
@@ -127,6 +137,7 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
         }
         if pending.is_empty() {
             session.set_input_line(line_no);
+            start = line_no;
         }
         let line = match std::str::from_utf8(&buf) {
             Ok(s) => s.trim_end_matches(['\n', '\r']).to_string(),
@@ -151,7 +162,7 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
         if !pending.trim_start().starts_with(':') && scan.is_incomplete() {
             continue;
         }
-        let reply = session.handle(&pending);
+        let reply = placed(session.handle(&pending), &pending, start);
         pending.clear();
         scan = Incomplete::default();
         failed |= !reply.ok;

@@ -78,7 +78,12 @@ impl Trend {
                     return Err(too_many_periods(grain, first, last));
                 }
                 days.push(d);
-                d = grain.start(d + grain.longest_days());
+                let next = grain.start(d + grain.longest_days());
+                // The last period of the calendar's range has no next one.
+                if next <= d {
+                    break;
+                }
+                d = next;
             }
         }
         let at: std::collections::HashMap<i64, usize> =

@@ -2406,3 +2406,46 @@ fn an_override_given_twice_is_a_usage_error() {
         assert!(support::stdout(&out).is_empty(), "{args:?}");
     }
 }
+
+/// `--where`, `--by` and `--kpi` are written into a view's text: each must be one thing of
+/// its kind, or `--by 'site where x'` filtered silently and `--where 'a) or (true'` kept
+/// every row (red team). Refused as usage errors that quote what was typed.
+#[test]
+fn query_flags_must_each_be_one_thing_of_their_kind() {
+    let root = support::root();
+    let tour = "examples/contact_center.kpi";
+    for (args, said) in [
+        (
+            vec!["--where", "calls.wait_s > 20) or (true"],
+            "--where `calls.wait_s > 20) or (true`: not one condition",
+        ),
+        (vec!["--where", "calls.wait_s > 20 # big"], "not one condition"),
+        (vec!["--where", "calls.wait_s >"], "not one condition"),
+        (
+            vec!["--by", "site where calls.wait_s > 20"],
+            "--by `site where calls.wait_s > 20`: not the name of a dim",
+        ),
+        (vec!["--kpi", "aht by site"], "--kpi `aht by site`: not the name of a KPI or blend"),
+    ] {
+        let mut all = vec!["eval", tour];
+        all.extend(&args);
+        let out = support::kpiblend(&root, &all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(support::stderr(&out).contains(said), "{args:?}: {}", support::stderr(&out));
+    }
+    // One condition, however spaced, and names are fine.
+    let out = support::kpiblend(
+        &root,
+        &[
+            "eval",
+            tour,
+            "--kpi",
+            " aht ",
+            "--by",
+            "site",
+            "--where",
+            "  calls.wait_s > 20 and not calls.abandoned  ",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+}

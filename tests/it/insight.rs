@@ -563,3 +563,17 @@ fn sort_ranks_equality_targets_by_the_distance_to_the_target() {
     assert_eq!(order("eq"), serde_json::json!(["b", "c", "a", "d"]).as_array().unwrap().clone());
     assert_eq!(order("ne"), serde_json::json!(["a", "c", "b", "d"]).as_array().unwrap().clone());
 }
+
+/// The last period of the calendar (9999-12-31) has no next one: a trend over data that
+/// reaches it ends there (stepping past it clamped back into the same period, looping to
+/// the 10,000-period limit, red team).
+#[test]
+fn a_trend_ends_at_the_last_period_of_the_calendar() {
+    let dir = TempDir::new("insight-9999");
+    dir.write("t.csv", "at\n9999-11-02T10:00:00Z\n9999-12-31T10:00:00Z\n");
+    dir.write("t.kpi", "dataset t = csv(\"t.csv\")\nkpi n = count(t)\n");
+    for (grain, periods) in [("week", 9), ("month", 2), ("quarter", 1)] {
+        let t = json(&dir, &["eval", "t.kpi", "--trend", grain, "--format", "json"]);
+        assert_eq!(t["periods"].as_array().unwrap().len(), periods, "{grain}: {t}");
+    }
+}

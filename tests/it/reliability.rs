@@ -1096,6 +1096,9 @@ fn a_piped_script_reports_the_lines_of_the_script() {
     let err = support::stderr(&o);
     assert!(err.contains(" --> <input>:5:3\n"), "{err}");
     assert!(err.contains("5 |   nosuch\n"), "{err}");
+    // A `:` command's error names its line too.
+    let o = piped_repl(dir.path(), b"n\n\n:bogus\n");
+    assert!(support::stderr(&o).contains("<input>:3: error: unknown command `:bogus`"));
 }
 
 /// A statement that never ends (`kpi k = (` on every line, `1 +` on every line) is
