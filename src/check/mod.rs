@@ -202,16 +202,14 @@ fn check_source(
     })
 }
 
-/// Runs `f` on a thread with a 64 MiB stack (recursion in the parser and the checker is
-/// bounded by `syntax::MAX_NESTING`; this leaves ample room in debug builds too).
-pub fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        let handle = std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(s, f);
-        match handle {
-            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            Err(_) => unreachable!("spawning the checker thread failed: out of memory"),
-        }
-    })
+/// Runs `f` with at least 56 MiB of stack (recursion in the parser and the checker is
+/// bounded by `syntax::MAX_NESTING`; this leaves ample room in debug builds too): on the
+/// current stack when it has that much left, else on a fresh 64 MiB segment of this same
+/// thread (no thread is started, and a panic in `f` unwinds to the caller as usual).
+pub fn on_big_stack<T>(f: impl FnOnce() -> T) -> T {
+    const NEEDED: usize = 56 << 20;
+    const SEGMENT: usize = 64 << 20;
+    stacker::maybe_grow(NEEDED, SEGMENT, f)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
