@@ -701,7 +701,9 @@ impl Engine<'_> {
             scan::feed_block(self.program, &frame, self.filter, groupings).map_err(fail)
         };
         let mut merged = scan::Merged::new(self.program, groupings, self.max_groups);
-        scan::run_ordered((0..rows).step_by(CHUNK), self.threads, &work, |p| {
+        // One block is done here: starting threads for it costs more than the block.
+        let threads = self.threads.min(rows.div_ceil(CHUNK));
+        scan::run_ordered((0..rows).step_by(CHUNK), threads, &work, |p| {
             merged.add(p).map_err(too_many_groups)
         })?;
         Ok(merged.finish())

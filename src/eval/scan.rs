@@ -197,7 +197,13 @@ pub fn default_threads() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|&n: &usize| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+        .unwrap_or_else(|| {
+            // Asking reads the cgroup quota from /sys or /proc each time: ask once.
+            static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+            *CORES.get_or_init(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            })
+        })
 }
 
 /// Runs `work` on every block, on `threads` threads, and hands the results to `merge`

@@ -154,6 +154,8 @@ fn scan_dataset(
     if layout.width > load.max_columns {
         return Err(Stop::Fallback("too many columns".into()));
     }
+    // A file that fits in its first block is scanned here: threads would wait for nothing.
+    let threads = if size > 0 && first.len() as u64 >= size { 1 } else { engine.threads };
     let first_rest = first[data_start..].to_vec();
     let all = std::iter::once(Ok(first_rest)).chain(blocks);
 
@@ -254,7 +256,7 @@ fn scan_dataset(
     let mut missing = vec![0u64; ds.links.len()];
     // The header line (and a BOM) is not in the first block.
     let mut read = data_start as u64;
-    scan::run_ordered(all, engine.threads, &work, |out: BlockOut| {
+    scan::run_ordered(all, threads, &work, |out: BlockOut| {
         read += out.bytes;
         if let Some(progress) = engine.progress {
             (progress.0)(&ds.name, read.min(size), size);
