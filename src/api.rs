@@ -39,6 +39,11 @@ pub struct Project {
     params: Vec<(String, String)>,
     data_paths: Vec<(String, PathBuf)>,
     load: LoadOptions,
+    /// The last [`Project::check`], kept while nothing it depends on can have changed:
+    /// only for definitions that import nothing and datasets that are all bound (a check
+    /// that reads files, which may change, is done again on every call). Every `&mut self`
+    /// method clears it.
+    checked: std::sync::Mutex<Option<Checked>>,
 }
 
 /// Errors with the sources they point into; `Display` renders them as `check` does.
@@ -81,11 +86,13 @@ impl Project {
             params: Vec::new(),
             data_paths: Vec::new(),
             load: LoadOptions::default(),
+            checked: std::sync::Mutex::new(None),
         }
     }
 
     /// Resolves relative paths (data, imports) against `dir`.
     pub fn set_base_dir(&mut self, dir: &Path) {
+        self.changed();
         self.base_dir = dir.to_path_buf();
     }
 
@@ -96,28 +103,29 @@ impl Project {
 
     /// Overrides a param, as `--param name=value` does.
     pub fn set_param(&mut self, name: &str, value: &str) {
+        self.changed();
         self.params.retain(|(n, _)| n != name);
         self.params.push((name.to_string(), value.to_string()));
     }
 
     /// Reads a dataset from another file, as `--data name=path` does.
     pub fn set_data_path(&mut self, dataset: &str, path: &Path) {
+        self.changed();
         self.data_paths.retain(|(n, _)| n != dataset);
         self.data_paths.push((dataset.to_string(), path.to_path_buf()));
     }
 
     /// Options for reading CSV files (bad-row policy, limits, null tokens).
     pub fn set_load_options(&mut self, load: LoadOptions) {
+        self.changed();
         self.load = load;
     }
 
     /// Binds a dataset to CSV text from any reader (every column is loaded).
     pub fn bind_csv(&mut self, dataset: &str, reader: impl std::io::Read) -> Result<(), Error> {
-        let declared = self
-            .checked(None, &[])
-            .program
-            .dataset(dataset)
-            .map(|d| self.checked(None, &[]).program.datasets[d].declared.clone());
+        self.changed();
+        let program = self.checked(None, &[]).program;
+        let declared = program.dataset(dataset).map(|d| program.datasets[d].declared.clone());
         let opts = LoadOptions { declared: declared.unwrap_or_default(), ..self.load.clone() };
         let table = data::load_csv(reader, dataset, &opts).map_err(|e| Error {
             diagnostics: vec![eval::load_error(e)],
@@ -129,13 +137,31 @@ impl Project {
 
     /// Binds a dataset to a table the host built.
     pub fn bind_table(&mut self, dataset: &str, table: impl Into<Arc<Table>>) {
+        self.changed();
         self.bound.insert(dataset.to_string(), table.into());
     }
 
     /// Checks the definitions against the bound data and the data files' headers.
     pub fn check(&self) -> Checked {
+        if let Some(checked) = self.checked.lock().ok().and_then(|c| c.clone()) {
+            return checked;
+        }
         let schemas = BoundSchemas { bound: &self.bound };
-        self.checked(Some(&schemas), &[])
+        let checked = self.checked(Some(&schemas), &[]);
+        let reads_files = checked.program.sources.files().nth(1).is_some()
+            || !checked.program.tests.is_empty()
+            || checked.program.datasets.iter().any(|d| !self.bound.contains_key(&d.name));
+        if !reads_files && let Ok(mut cache) = self.checked.lock() {
+            *cache = Some(checked.clone());
+        }
+        checked
+    }
+
+    /// Forgets the last check: something it depends on is about to change.
+    fn changed(&mut self) {
+        if let Ok(cache) = self.checked.get_mut() {
+            *cache = None;
+        }
     }
 
     fn checked(&self, schemas: Option<&dyn SchemaSource>, extra: &[(String, String)]) -> Checked {
@@ -220,8 +246,11 @@ impl Project {
     }
 
     fn ready(&self, extra: &[(String, String)]) -> Result<Checked, Error> {
-        let schemas = BoundSchemas { bound: &self.bound };
-        let checked = self.checked(Some(&schemas), extra);
+        let checked = if extra.is_empty() {
+            self.check()
+        } else {
+            self.checked(Some(&BoundSchemas { bound: &self.bound }), extra)
+        };
         if checked.has_errors() {
             return Err(Error {
                 diagnostics: checked.diagnostics,

@@ -2449,3 +2449,43 @@ fn query_flags_must_each_be_one_thing_of_their_kind() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
 }
+
+/// A host calls `check`, `scorecard` and `view` many times: each answer is the one a fresh
+/// project would give, after every rebinding, and after the data file changes on disk.
+#[test]
+fn the_embedding_api_answers_as_a_fresh_project_after_every_change() {
+    let defs = "dataset t = csv(\"t.csv\")\nkpi total = sum(t.a)\n";
+    let mut p = Project::from_source("t.kpi", defs);
+    p.bind_csv("t", "a\n1\n2\n".as_bytes()).unwrap();
+    assert!(!p.check().has_errors());
+    value(&p.scorecard().unwrap(), "total", &[], 3.0);
+    value(&p.scorecard().unwrap(), "total", &[], 3.0);
+    // Rebound to other rows, then to a table whose `a` is text: a check kept from before
+    // would give the old total, or accept the sum of a text column.
+    p.bind_csv("t", "a\n10\n".as_bytes()).unwrap();
+    value(&p.scorecard().unwrap(), "total", &[], 10.0);
+    p.bind_csv("t", "a\nx\n".as_bytes()).unwrap();
+    let err = p.scorecard().expect_err("the sum of a text column");
+    assert!(err.to_string().contains("KB0"), "{err}");
+    assert!(p.check().has_errors());
+    p.bind_csv("t", "a\n4\n".as_bytes()).unwrap();
+    value(&p.scorecard().unwrap(), "total", &[], 4.0);
+    // A param changed after a check is seen by the next one.
+    let mut q = Project::from_source("q.kpi", "param k = 2\nkpi x = k * 3\n");
+    value(&q.scorecard().unwrap(), "x", &[], 6.0);
+    q.set_param("k", "5");
+    value(&q.scorecard().unwrap(), "x", &[], 15.0);
+    q.set_param("nope", "1");
+    assert!(q.scorecard().is_err(), "an unknown param, set after a check");
+
+    // Unbound, the data file's header is read again on every call.
+    let dir = support::TempDir::new("embed-fresh");
+    dir.write("t.csv", "a\n1\n2\n");
+    let p = Project::from_file(&dir.write("t.kpi", defs)).unwrap();
+    value(&p.scorecard().unwrap(), "total", &[], 3.0);
+    dir.write("t.csv", "b\n1\n");
+    let err = p.scorecard().expect_err("the column is gone");
+    assert!(err.to_string().contains("`a`"), "{err}");
+    dir.write("t.csv", "a\n7\n");
+    value(&p.scorecard().unwrap(), "total", &[], 7.0);
+}
