@@ -27,7 +27,10 @@ pub fn syntax_error(
         }
         pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
     };
-    let closing = matches!(found.as_str(), "`)`" | "`]`" | "`}`");
+    // `)` where something else was expected is "unmatched" only when nothing opened it:
+    // in `f(1,)` or `case(x)` it closes a bracket, and the mistake is before it.
+    let closing = matches!(found.as_str(), "`)`" | "`]`" | "`}`")
+        && open_brackets(text, super::statement_start_before(text, 0, at), at) == 0;
     let message = if closing {
         format!("unmatched {found}")
     } else if expected.is_empty() {
@@ -44,6 +47,36 @@ pub fn syntax_error(
         d = d.help(help);
     }
     d
+}
+
+/// Brackets opened and not yet closed in `text[from..to]`, outside strings and comments.
+fn open_brackets(text: &str, from: usize, to: usize) -> usize {
+    let bytes = &text.as_bytes()[..to.min(text.len())];
+    let (mut depth, mut i) = (0usize, from);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                let quote: &[u8] =
+                    if bytes[i..].starts_with(b"\"\"\"") { b"\"\"\"" } else { b"\"" };
+                i += quote.len();
+                while i < bytes.len() && !bytes[i..].starts_with(quote) {
+                    i += 1;
+                }
+                i += quote.len();
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    depth
 }
 
 fn syntax_help(text: &str, at: usize) -> Option<String> {

@@ -138,3 +138,48 @@ fn the_tour_parses_into_its_29_statements() {
         .unwrap();
     assert_eq!(module(&text).items.len(), 29);
 }
+
+/// The first syntax error of `text`: its message and its line:column (1-based, bytes).
+fn first_error(text: &str) -> (String, String) {
+    let parsed = syntax::parse(FileId(0), text);
+    let d = parsed.diagnostics.first().unwrap_or_else(|| panic!("no error in {text:?}"));
+    let at = d.primary_span().map_or(0, |s| s.start as usize);
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+    (d.message.clone(), format!("{line}:{col}"))
+}
+
+/// `case(` is a `case` expression, never a call: reading what follows as both (and failing
+/// as both) doubled the work at every level, so 40 of them took hours (a fuzzing timeout).
+/// The error comes at once, where the `case` expression went wrong.
+#[test]
+fn case_followed_by_a_bracket_is_read_once_however_deep() {
+    let unclosed = format!("kpi x = {}1\n", "case(".repeat(200));
+    let (message, _) = first_error(&unclosed);
+    assert_eq!(message, "unclosed `(`");
+    let closed = format!("kpi x = {}1{}\n", "case(".repeat(40), ")".repeat(40));
+    let (message, at) = first_error(&closed);
+    assert!(message.ends_with("or `when`, found `)`"), "{message}");
+    assert_eq!(at, format!("1:{}", 9 + 5 * 40 + 2), "after the innermost `case(1)`");
+    // A case over a bracketed operand is unchanged.
+    assert_eq!(
+        expr("case(t.x) when 1 then 2 end"),
+        expr("case (t.x) when 1 then 2 end"),
+        "the space makes no difference"
+    );
+}
+
+/// "Unmatched" is said of a closing bracket only when nothing opened it.
+#[test]
+fn a_closing_bracket_is_called_unmatched_only_when_it_is() {
+    let cases = [
+        ("kpi x = f(1,)\n", "expected an expression, found `)`", "1:13"),
+        ("kpi x = ()\n", "expected an expression, found `)`", "1:10"),
+        ("kpi x = f(\")\", 1,)\n", "expected an expression, found `)`", "1:18"),
+        ("kpi x = f(1))\n", "unmatched `)`", "1:13"),
+        ("kpi x = 1 # (\n)\n", "unmatched `)`", "2:1"),
+    ];
+    for (text, message, at) in cases {
+        assert_eq!(first_error(text), (message.to_string(), at.to_string()), "{text:?}");
+    }
+}
