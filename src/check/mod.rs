@@ -202,15 +202,7 @@ fn check_source(
     })
 }
 
-/// Runs `f` with at least 56 MiB of stack (recursion in the parser and the checker is
-/// bounded by `syntax::MAX_NESTING`; this leaves ample room in debug builds too): on the
-/// current stack when it has that much left, else on a fresh 64 MiB segment of this same
-/// thread (no thread is started, and a panic in `f` unwinds to the caller as usual).
-pub fn on_big_stack<T>(f: impl FnOnce() -> T) -> T {
-    const NEEDED: usize = 56 << 20;
-    const SEGMENT: usize = 64 << 20;
-    stacker::maybe_grow(NEEDED, SEGMENT, f)
-}
+pub use crate::syntax::on_big_stack;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SymKind {

@@ -148,7 +148,18 @@ pub fn evaluate_files(
     }
 }
 
+/// [`run_here`] with stack for the deepest expression the checker lets through (a host's
+/// thread, or the REPL's main thread, may have little).
 fn run(
+    program: &Program,
+    data: &Data,
+    req: &Request,
+    files: Option<&crate::data::LoadOptions>,
+) -> Result<Report, Stop> {
+    crate::check::on_big_stack(|| run_here(program, data, req, files))
+}
+
+fn run_here(
     program: &Program,
     data: &Data,
     req: &Request,

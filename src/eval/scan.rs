@@ -236,8 +236,8 @@ where
         for _ in 0..threads {
             let (blocks, tx, stop) = (&blocks, done_tx.clone(), &stop);
             // Row expressions are evaluated recursively (up to the parser's depth limit):
-            // give workers a known stack rather than the platform default.
-            let worker = std::thread::Builder::new().stack_size(16 << 20);
+            // give workers the stack the calling thread has (see `check::on_big_stack`).
+            let worker = std::thread::Builder::new().stack_size(64 << 20);
             let spawned = worker.spawn_scoped(scope, move || {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let next = blocks.lock().ok().and_then(|mut b| b.next());

@@ -40,8 +40,22 @@ pub struct Parsed {
 const STATEMENT_KEYWORDS: &[&str] =
     &["import", "dataset", "dim", "param", "kpi", "blend", "view", "note", "test"];
 
+/// Runs `f` with at least 56 MiB of stack (recursion in the parser and the checker is
+/// bounded by `syntax::MAX_NESTING`; this leaves ample room in debug builds too): on the
+/// current stack when it has that much left, else on a fresh 64 MiB segment of this same
+/// thread (no thread is started, and a panic in `f` unwinds to the caller as usual).
+pub fn on_big_stack<T>(f: impl FnOnce() -> T) -> T {
+    const NEEDED: usize = 56 << 20;
+    const SEGMENT: usize = 64 << 20;
+    stacker::maybe_grow(NEEDED, SEGMENT, f)
+}
+
 /// Parses a whole file.
 pub fn parse(file: FileId, text: &str) -> Parsed {
+    on_big_stack(|| parse_here(file, text))
+}
+
+fn parse_here(file: FileId, text: &str) -> Parsed {
     let scan = prescan::scan(file, text);
     let mut parsed = Parsed::default();
     parsed.module.comments = scan.comments;
@@ -128,13 +142,17 @@ pub struct Query {
 
 /// Parses one REPL input. Statements win when the line starts with a statement keyword.
 pub fn parse_repl(file: FileId, text: &str) -> Result<ReplInput, Vec<Diagnostic>> {
+    on_big_stack(|| parse_repl_here(file, text))
+}
+
+fn parse_repl_here(file: FileId, text: &str) -> Result<ReplInput, Vec<Diagnostic>> {
     let first = text
         .trim_start()
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .next()
         .unwrap_or("");
     if STATEMENT_KEYWORDS.contains(&first) {
-        let parsed = parse(file, text);
+        let parsed = parse_here(file, text);
         return Ok(ReplInput::Items(parsed));
     }
     let scan = prescan::scan(file, text);

@@ -528,6 +528,9 @@ fn d07_pathological_inputs_check_quickly() {
         format!("test \"t\" {{ expect {} }}", "k[d = (".repeat(n)),
         "kpi k = 1 ".repeat(20_000),
         format!("dataset d = csv(\"x\"{})", ", a: 1".repeat(20_000)),
+        // Each unclosed `case(` doubled the work (a fuzzing timeout): 40 took hours.
+        format!("kpi k = {}1", "case(".repeat(40)),
+        format!("kpi k = {}1{}", "case(".repeat(40), ")".repeat(40)),
     ];
     for text in &inputs {
         let started = Instant::now();
@@ -1073,6 +1076,24 @@ fn r01_a_cancelled_evaluation_says_interrupted() {
 
 fn piped_repl(dir: &Path, script: &[u8]) -> Output {
     support::kpiblend_with_stdin(dir, &["repl", "t.kpi"], script)
+}
+
+/// D06 in the REPL: a query as deep as the checker allows is evaluated, and one past the
+/// limit is an error, on the REPL's own (main) thread too. 600 nested `case`s overflowed
+/// its 8 MiB stack while `check` and `eval` of the same expression worked (red team).
+#[test]
+fn d06_a_query_at_the_depth_limit_runs_in_the_repl() {
+    let dir = project_dir("d06-repl", REPL_KPI, b"a\n1\n");
+    let deep =
+        |n: usize| format!("sum({}t.a{})\n", "case when t.a > 0 then ".repeat(n), " end".repeat(n));
+    let o = piped_repl(dir.path(), deep(1000).as_bytes());
+    let (out, err) = (support::stdout(&o), support::stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.trim_end().ends_with(" 1"), "the sum of one row of 1: {out}");
+    let o = piped_repl(dir.path(), deep(1100).as_bytes());
+    let err = support::stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("KB0003") && err.contains("deeper than 1024 levels"), "{err}");
 }
 
 /// R05: an invalid UTF-8 line is an error with its line number; the script goes on.
