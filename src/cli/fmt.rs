@@ -133,7 +133,13 @@ fn one_file(path: &Path, mode: Mode, color: bool, out: &mut Out) -> Result<Outco
 fn formatted(name: &str, text: &str, color: bool) -> Option<String> {
     match format::format_file(name, text) {
         Ok(f) => {
-            if f.refused {
+            if f.too_large {
+                output::eprint(&format!(
+                    "warning: {name} left unchanged: formatted, it would be larger than {} MiB, \
+                     the limit of a KPI file\n",
+                    kpiblend::check::MAX_SOURCE_BYTES >> 20
+                ));
+            } else if f.refused {
                 output::eprint(&format!(
                     "warning: {name} left unchanged: its formatted text would not read back \
                      the same (a formatter bug; please report it)\n"

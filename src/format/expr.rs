@@ -28,6 +28,9 @@ const MUL: u8 = 6;
 const NEG: u8 = 7;
 const ATOM: u8 = 8;
 
+/// An expression starting this close to [`WIDTH`] stays on one line.
+const GIVE_UP_MARGIN: usize = 20;
+
 pub struct Printer<'a> {
     pub src: &'a str,
 }
@@ -71,7 +74,12 @@ impl Printer<'_> {
                 // every operator is left-associative: a right operand of the same
                 // strength needs its parentheses
                 let rhs = operand(rhs, precedence(rhs) <= p)?;
-                format!("{lhs} {} {rhs}", op.as_str())
+                // appended in place: a chain of n operators costs n, not n² bytes copied
+                let mut out = lhs;
+                for piece in [" ", op.as_str(), " ", &rhs] {
+                    out.push_str(piece);
+                }
+                out
             }
             ExprKind::IsNull { operand: o, negated } => {
                 let o = operand(o, precedence(o) < CMP)?;
@@ -127,7 +135,13 @@ impl Printer<'_> {
     /// full indentation. An expression holding a triple-quoted string is not broken.
     pub fn layout(&self, e: &Expr, col: usize, trail: usize) -> Printed {
         let flat = self.expr(e, col)?;
-        if flat.contains(['\n', '\r']) || col + width(&flat) + trail <= WIDTH {
+        // Past column `WIDTH - 20` a break would not make it fit either; stopping there
+        // keeps deep nesting from indenting every level further (output growing with the
+        // square of the depth) and the work linear.
+        if flat.contains(['\n', '\r'])
+            || col + width(&flat) + trail <= WIDTH
+            || col + GIVE_UP_MARGIN > WIDTH
+        {
             return Ok(flat);
         }
         Ok(match &e.kind {
@@ -150,7 +164,9 @@ impl Printer<'_> {
                     let t = if i + 1 == chain.len() { trail } else { 0 };
                     let op = op.as_str();
                     let rhs = self.operand_at(rhs, precedence(rhs) <= p, col + op.len() + 1, t)?;
-                    out = format!("{out}\n{pad}{op} {rhs}");
+                    for piece in ["\n", &pad, op, " ", &rhs] {
+                        out.push_str(piece);
+                    }
                 }
                 out
             }

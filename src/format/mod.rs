@@ -43,6 +43,9 @@
 //!   - `not`, `-`, `is null` and parentheses break inside their operand. Literals,
 //!     names, clause values, `blend`, `view`, `expect` and expressions holding a
 //!     triple-quoted string are never broken, so such a line may exceed 100 columns.
+//!   - nor is an expression that starts past column 80: breaking it would not make it
+//!     fit, and deep nesting would indent every level further (a 15 KB file of nested
+//!     `case`s became 8.8 MB).
 //! - `<>` is written `!=`, and `[dim == v]` in an `expect` is written `[dim = v]`.
 //!
 //! # Comments
@@ -87,9 +90,14 @@ pub struct Formatted {
     /// Statements kept exactly as written (spans in the input): a comment sits where the
     /// layout has no place for it, or the reformatted text would not read back the same.
     pub kept: Vec<Span>,
-    /// The formatted file did not read back as the input (a formatter bug), so `text`
-    /// is the input unchanged.
+    /// The formatted file did not read back as the input (a formatter bug), or would be
+    /// larger than a KPI file may be (see `too_large`), so `text` is the input unchanged.
     pub refused: bool,
+    /// Refused because the formatted text would exceed [`MAX_SOURCE_BYTES`] (which
+    /// `check` refuses): deep nesting broken over many indented lines can grow that much.
+    ///
+    /// [`MAX_SOURCE_BYTES`]: crate::check::MAX_SOURCE_BYTES
+    pub too_large: bool,
 }
 
 /// Formats `text` (a whole file called `name` in diagnostics). A file with syntax errors
@@ -132,12 +140,17 @@ fn format_module(src: &str, module: &Module) -> Formatted {
             _ => outer.push(*c),
         }
     }
-    let refuse = || Formatted { text: src.to_string(), kept: Vec::new(), refused: true };
+    let refuse =
+        || Formatted { text: src.to_string(), kept: Vec::new(), refused: true, too_large: false };
     let Ok(lines) = comments::arrange(src, &extents, &outer) else { return refuse() };
     let printer = Printer { src };
     let mut kept = Vec::new();
     let mut out: Vec<String> = Vec::new();
+    let mut size = 0u64;
     for line in lines {
+        if size > crate::check::MAX_SOURCE_BYTES {
+            break;
+        }
         if line.blank_before && !out.is_empty() {
             out.push(String::new());
         }
@@ -151,6 +164,8 @@ fn format_module(src: &str, module: &Module) -> Formatted {
                 let mut expected = inner[index].clone();
                 expected.extend(trailing);
                 out.push(match printer.item(item, &inner[index], trailing) {
+                    // Too large already: refused below, without reading it back.
+                    Ok(text) if size + text.len() as u64 > crate::check::MAX_SOURCE_BYTES => text,
                     Ok(text) if reads_back(&text, item, &expected) => text,
                     _ => {
                         kept.push(item.span());
@@ -160,12 +175,20 @@ fn format_module(src: &str, module: &Module) -> Formatted {
                 });
             }
         }
+        size += out.last().map_or(0, |l| l.len() as u64 + 1);
     }
     let mut text = out.join("\n");
     if !text.is_empty() {
         text.push('\n');
     }
-    if same_file(src, module, &text) { Formatted { text, kept, refused: false } } else { refuse() }
+    if text.len() as u64 > crate::check::MAX_SOURCE_BYTES {
+        return Formatted { too_large: true, ..refuse() };
+    }
+    if same_file(src, module, &text) {
+        Formatted { text, kept, refused: false, too_large: false }
+    } else {
+        refuse()
+    }
 }
 
 /// Where each statement is in the source: from its first token to its last. Spans are

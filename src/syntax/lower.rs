@@ -650,6 +650,13 @@ fn unicode_escape(chars: &mut std::str::CharIndices<'_>) -> Option<char> {
 /// The length of `text` without the whitespace and comments pest counts into a rule
 /// that ends in an optional or repeated part.
 fn trimmed_len(text: &str) -> usize {
+    // Most spans end in a token: nothing to trim unless a comment may be inside. (Every
+    // node of a deep expression asks about its whole text, so this must be cheap.)
+    if !text.ends_with(|c: char| c.is_ascii_whitespace())
+        && memchr::memchr(b'#', text.as_bytes()).is_none()
+    {
+        return text.len();
+    }
     // One pass with the lexer's view of strings (escapes, triple quotes) and comments:
     // the span ends after the last character that is neither space nor comment.
     let bytes = text.as_bytes();
