@@ -6,12 +6,95 @@ use crate::ast::{self, CmpOp, ExprKind};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::program::*;
 use crate::suggest;
+use crate::types::{Ty, Value};
+use std::collections::HashMap;
 
 impl Checker<'_> {
-    pub(super) fn param(&mut self, p: &ast::Param) {
-        if !self.is_registered(&p.name.name, p.name.span) {
-            return;
+    /// Params in the order their values need them (`param late = answer_within * 3` may
+    /// come before `answer_within`, or in another file); params that depend on each other
+    /// in a cycle are KB0401 errors. Each lands at its declared index.
+    pub(super) fn params(&mut self, params: &[&ast::Param]) {
+        let params: Vec<&ast::Param> = params
+            .iter()
+            .copied()
+            .filter(|p| self.is_registered(&p.name.name, p.name.span))
+            .collect();
+        let at: HashMap<&str, usize> =
+            params.iter().enumerate().map(|(i, p)| (p.name.name.as_str(), i)).collect();
+        // Kahn's algorithm: iterative, so a chain of thousands of params cannot overflow.
+        let mut users: Vec<Vec<usize>> = vec![Vec::new(); params.len()];
+        let mut uses: Vec<Vec<usize>> = vec![Vec::new(); params.len()];
+        for (i, p) in params.iter().enumerate() {
+            p.value.walk(|e| {
+                if let ExprKind::Name(id) = &e.kind
+                    && let Some(&j) = at.get(id.name.as_str())
+                {
+                    uses[i].push(j);
+                }
+            });
+            uses[i].sort_unstable();
+            uses[i].dedup();
+            for &j in &uses[i] {
+                users[j].push(i);
+            }
         }
+        let mut waiting: Vec<usize> = uses.iter().map(Vec::len).collect();
+        let mut ready: Vec<usize> = (0..params.len()).rev().filter(|&i| waiting[i] == 0).collect();
+        // `constant` reads params by their declared index: each is in place before a use.
+        self.program.params = params.iter().map(|p| placeholder(p)).collect();
+        let mut done = vec![false; params.len()];
+        while let Some(i) = ready.pop() {
+            self.program.params[i] = self.param(params[i]);
+            done[i] = true;
+            for &u in &users[i] {
+                waiting[u] -= 1;
+                if waiting[u] == 0 {
+                    ready.push(u);
+                }
+            }
+        }
+        // What is left needs a cycle. Peel off the params no other leftover one uses: they
+        // only depend on a cycle, and stay silent (their failed names do).
+        let mut used = vec![0usize; params.len()];
+        for i in (0..params.len()).filter(|&i| !done[i]) {
+            used[i] = users[i].iter().filter(|&&u| !done[u]).count();
+        }
+        let mut peel: Vec<usize> =
+            (0..params.len()).filter(|&i| !done[i] && used[i] == 0).collect();
+        let mut outside = vec![false; params.len()];
+        while let Some(i) = peel.pop() {
+            outside[i] = true;
+            for &j in &uses[i] {
+                if !done[j] {
+                    used[j] -= 1;
+                    if used[j] == 0 {
+                        peel.push(j);
+                    }
+                }
+            }
+        }
+        for (i, p) in params.iter().enumerate() {
+            if done[i] {
+                continue;
+            }
+            self.poisoned.insert(p.name.name.clone());
+            if outside[i] {
+                continue;
+            }
+            let message = if uses[i].contains(&i) {
+                format!("param `{}` uses itself", p.name.name)
+            } else {
+                format!("param `{}` depends on itself through other params", p.name.name)
+            };
+            self.error(
+                Diagnostic::error(Code::Cycle, message)
+                    .at(p.name.span, "this param's value needs its own value")
+                    .help("a param is a constant: compute it from literals and other params"),
+            );
+        }
+    }
+
+    fn param(&mut self, p: &ast::Param) -> ParamDef {
         let over = self.opts.params.iter().find(|(n, _)| *n == p.name.name).map(|(_, v)| v.clone());
         let (mut value, mut ty) = self
             .constant(&p.value, &format!("param `{}`", p.name.name))
@@ -49,12 +132,7 @@ impl Checker<'_> {
                 ),
             }
         }
-        self.program.params.push(ParamDef {
-            name: p.name.name.clone(),
-            span: p.name.span,
-            value,
-            ty,
-        });
+        ParamDef { name: p.name.name.clone(), span: p.name.span, value, ty }
     }
 
     pub(super) fn dims(&mut self, dims: &[&ast::Dim]) {
@@ -491,4 +569,9 @@ fn parse_override(text: &str, declared: &Ty) -> Result<(Value, Ty), String> {
         return Err(format!("expected {}, found {}", declared.describe(), t.describe()));
     }
     Ok((v, if matches!(t, Ty::Num(Unit::Plain)) { declared.clone() } else { t }))
+}
+
+/// What a param in a cycle is taken to be: no value, of no type (uses stay silent).
+fn placeholder(p: &ast::Param) -> ParamDef {
+    ParamDef { name: p.name.name.clone(), span: p.name.span, value: Value::Null, ty: Ty::Error }
 }

@@ -301,11 +301,11 @@ impl<'o> Checker<'o> {
             .filter_map(|(i, f)| if let ast::Item::Dataset(d) = i { Some((d, *f)) } else { None })
             .collect();
         self.datasets(&datasets);
-        for (item, _) in &items {
-            if let ast::Item::Param(p) = item {
-                self.param(p);
-            }
-        }
+        let params: Vec<_> = items
+            .iter()
+            .filter_map(|(i, _)| if let ast::Item::Param(p) = i { Some(p) } else { None })
+            .collect();
+        self.params(&params);
         let dims: Vec<_> = items
             .iter()
             .filter_map(|(i, _)| if let ast::Item::Dim(d) = i { Some(d) } else { None })

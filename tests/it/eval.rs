@@ -2489,3 +2489,27 @@ fn the_embedding_api_answers_as_a_fresh_project_after_every_change() {
     dir.write("t.csv", "a\n7\n");
     value(&p.scorecard().unwrap(), "total", &[], 7.0);
 }
+
+/// A param may use params defined after it, or in an imported file: they are computed in
+/// the order their values need. `param p = p` and `param a = b` / `param b = a` are
+/// cycles (KB0401); a param using one is left silent. (`param p = p` panicked the checker:
+/// fuzzing, fifth session.)
+#[test]
+fn params_are_computed_in_the_order_their_values_need() {
+    let r = scorecard(
+        "param late = answer_within * 3
+         param answer_within = 20s
+         param share = late / answer_within * 10%
+         kpi x = late
+         kpi y = share",
+        &[],
+    );
+    value(&r, "x", &[], 60.0);
+    value(&r, "y", &[], 0.3);
+    for cyclic in ["param p = p\nkpi x = p\n", "param a = b\nparam b = a\nparam c = a + 1\n"] {
+        let checked = Project::from_source("t.kpi", cyclic).check();
+        let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code.as_str()).collect();
+        let expected = if cyclic.contains("p = p") { 1 } else { 2 };
+        assert_eq!(codes, vec!["KB0401"; expected], "{cyclic}");
+    }
+}
