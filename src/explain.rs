@@ -32,7 +32,8 @@ pub struct Explanation {
     pub residual: Option<f64>,
     /// Where a residual can come from, for these data.
     pub residual_causes: Vec<ResidualCause>,
-    /// Every group moved one way and the total the other.
+    /// Every group moved one way and the total the other (at least two groups changed,
+    /// and every group is in both periods).
     pub simpson: bool,
 }
 
@@ -122,8 +123,11 @@ pub fn explain(kpi: &str, before: &Report, after: &Report) -> Explanation {
     let (tb, ta) = (total(before), total(after));
     let change = ta.zip(tb).map(|(a, b)| a - b);
     let changes: Vec<f64> = groups.iter().filter_map(|g| g.change).filter(|c| *c != 0.0).collect();
+    // A paradox needs groups to compare: two or more that changed, and none that is in
+    // one period only (its weight moving in or out is mix, not a reversal).
+    let both_periods = groups.iter().all(|g| g.before.is_some() && g.after.is_some());
     let simpson = match change {
-        Some(c) if c != 0.0 && !changes.is_empty() => {
+        Some(c) if c != 0.0 && changes.len() >= 2 && both_periods => {
             changes.iter().all(|g| g.signum() != c.signum())
         }
         _ => false,

@@ -111,7 +111,8 @@ impl Checker<'_> {
             let mut d =
                 Diagnostic::error(Code::OutOfRange, "percentile must be between 0% and 100%")
                     .at(q.span, "out of range");
-            if (1.0..=100.0).contains(&value) {
+            // `90` meant `90%`; `150%` is out of range however it is written.
+            if (1.0..=100.0).contains(&value) && t == Ty::Num(Unit::Plain) {
                 d = d.help(format!("write it as a percentage: `{}%`", self.snippet(q.span)));
             }
             self.error(d);

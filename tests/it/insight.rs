@@ -250,6 +250,27 @@ fn explain_change_splits_mix_from_rate_and_names_simpsons_paradox() {
     assert!(text.contains("Simpson's paradox"), "{text}");
 }
 
+/// One group in both periods is not a paradox, nor are groups that come and go (red team:
+/// with `a` the only group in both periods, its moving against the total was called
+/// "every group moved the other way"; the total moved because `b` left and `c` came).
+#[test]
+fn explain_change_needs_two_groups_in_both_periods_to_name_a_paradox() {
+    let dir = TempDir::new("insight-no-simpson");
+    dir.write(
+        "ec.csv",
+        "t,g,v\n2026-01-01T00:00:00Z,a,10\n2026-01-03T00:00:00Z,b,100\n\
+         2026-02-01T00:00:00Z,a,5\n2026-02-02T00:00:00Z,c,200\n",
+    );
+    dir.write("ec.kpi", "dataset t = csv(\"ec.csv\")\ndim g = t.g\nkpi m = avg(t.v)\n");
+    let args = ["explain-change", "ec.kpi", "--kpi", "m", "--by", "g", "--from", "2026-02-01"];
+    let args = [&args[..], &["--to", "2026-03-01", "--vs", "2026-01-01", "2026-02-01"]].concat();
+    let e = json(&dir, &[&args[..], &["--format", "json"]].concat());
+    // 55 → 102.5 while `a` went from 10 to 5.
+    assert_eq!((e["before"].as_f64(), e["after"].as_f64()), (Some(55.0), Some(102.5)), "{e}");
+    assert_eq!(e["simpson"], false, "{e}");
+    assert!(!stdout(&kpiblend(dir.path(), &args)).contains("Simpson"));
+}
+
 /// The leftover of mix and rate is labelled with its real cause (found by a red-team run:
 /// it always blamed groups in one period only).
 #[test]

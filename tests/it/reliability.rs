@@ -894,6 +894,18 @@ fn s05_percentile_edges() {
         "dataset calls = csv(\"data/calls.csv\")\nkpi p = percentile(calls.wait_s, 150%)\n",
     );
     assert!(c.has_errors(), "150% is accepted");
+    // The help suggests `%` only for a plain number that reads as a percentage (it said
+    // "write it as a percentage: `150%%`").
+    let help = |q: &str| {
+        let text = format!(
+            "dataset calls = csv(\"data/calls.csv\")\nkpi p = percentile(calls.wait_s, {q})\n"
+        );
+        let c = check_text(&text);
+        assert_eq!(codes(&c), ["KB0208"], "{q}");
+        c.diagnostics[0].help.clone()
+    };
+    assert_eq!(help("150%"), None);
+    assert_eq!(help("90").as_deref(), Some("write it as a percentage: `90%`"));
 }
 
 /// S06: `Z`, an offset and no offset (UTC, documented) give the same instant; a column that
