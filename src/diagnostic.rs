@@ -186,6 +186,8 @@ codes! {
     UnknownOption = "KB0111",
     /// a path in a KPI file (data, test data, import) that is absolute or leads outside the project
     OutsideProject = "KB0112",
+    /// a name starting with `__`, which kpiblend keeps for the definitions it makes itself
+    ReservedName = "KB0113",
     // ---- types --------------------------------------------------------------
     /// an operator applied to values of the wrong type
     TypeMismatch = "KB0201",

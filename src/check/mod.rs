@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use crate::ast;
 use crate::diagnostic::{self, Code, Diagnostic, Severity};
 use crate::program::*;
-use crate::source::Span;
+use crate::source::{FileId, Span};
 
 pub use files::{MAX_SOURCE_BYTES, io_reason, read_source};
 pub use fixtures::inline_line;
@@ -295,7 +295,11 @@ impl<'o> Checker<'o> {
             self.broken.extend(f.broken_names.iter().cloned());
             items.extend(f.module.items.iter().map(|i| (i, f)));
         }
-        self.declare(&items);
+        // The sources handed in as `extra` are kpiblend's own (queries): they alone may
+        // define `__` names.
+        let generated: Vec<FileId> =
+            files.iter().rev().take(self.opts.extra.len()).map(|f| f.id).collect();
+        self.declare(&items, &generated);
         let datasets: Vec<_> = items
             .iter()
             .filter_map(|(i, f)| if let ast::Item::Dataset(d) = i { Some((d, *f)) } else { None })
@@ -351,9 +355,9 @@ impl<'o> Checker<'o> {
     }
 
     /// Registers every top-level name (one namespace for all kinds) and reports duplicates.
-    fn declare(&mut self, items: &[(&ast::Item, &files::LoadedFile)]) {
+    fn declare(&mut self, items: &[(&ast::Item, &files::LoadedFile)], generated: &[FileId]) {
         let mut counts = [0usize; 6];
-        for (item, _) in items {
+        for (item, file) in items {
             let (kind, name, span) = match item {
                 ast::Item::Dataset(d) => (SymKind::Dataset, d.name.name.clone(), d.name.span),
                 ast::Item::Dim(d) => (SymKind::Dim, d.name.name.clone(), d.name.span),
@@ -363,6 +367,23 @@ impl<'o> Checker<'o> {
                 ast::Item::View(v) => (SymKind::View, v.name.name.clone(), v.name.span),
                 _ => continue,
             };
+            if name.starts_with("__") && !generated.contains(&file.id) {
+                self.error(
+                    Diagnostic::error(
+                        Code::ReservedName,
+                        format!(
+                            "`{name}` starts with `__`, which kpiblend keeps for its own names"
+                        ),
+                    )
+                    .at(span, "reserved")
+                    .help(match name.trim_start_matches('_') {
+                        "" => "rename it".to_string(),
+                        plain => format!("rename it, e.g. `{plain}`"),
+                    }),
+                );
+                self.poisoned.insert(name);
+                continue;
+            }
             if let Some(first) = self.symbols.get(&name) {
                 let what = if first.kind == kind {
                     kind.word().to_string()
