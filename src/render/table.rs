@@ -330,13 +330,15 @@ pub fn json(report: &Report) -> String {
     super::escape::json(serde_json::to_string_pretty(&value).unwrap_or_default())
 }
 
-/// Tidy long form: one line per group and item.
+/// Tidy long form: one line per group and item. A null key is an empty field and an
+/// empty text `""`, as PostgreSQL's and DuckDB's CSV output tell them apart.
 pub fn csv(report: &Report) -> String {
     let mut out = String::new();
     let header: Vec<String> = report
         .by
         .iter()
-        .map(|d| d.name.clone())
+        // a trend's period dim is kpiblend's own (`__period`)
+        .map(|d| if d.name == crate::query::PERIOD { "period".into() } else { d.name.clone() })
         .chain(["item", "kind", "value", "status"].map(String::from))
         .collect();
     out.push_str(&csv_line(&header));
@@ -345,7 +347,11 @@ pub fn csv(report: &Report) -> String {
             .key
             .iter()
             .zip(&report.by)
-            .map(|(k, d)| if *k == Key::Null { String::new() } else { key_value(k, d.kind) })
+            .map(|(k, d)| match k {
+                Key::Null => String::new(),
+                Key::Text(t) if t.is_empty() => "\"\"".into(),
+                _ => csv_field(&key_value(k, d.kind)),
+            })
             .collect();
         for (meta, cell) in report.items.iter().zip(&row.cells) {
             let (value, status) = match cell {
@@ -354,30 +360,34 @@ pub fn csv(report: &Report) -> String {
             };
             let kind = if meta.kind == ItemKind::Kpi { "kpi" } else { "blend" };
             let mut fields = key.clone();
-            fields.extend([
-                meta.name.clone(),
-                kind.into(),
-                value.map_or(String::new(), |v| format!("{v}")),
-                status.into(),
-            ]);
-            out.push_str(&csv_line(&fields));
+            fields.extend(
+                [
+                    meta.name.clone(),
+                    kind.into(),
+                    value.map_or(String::new(), |v| format!("{v}")),
+                    status.into(),
+                ]
+                .iter()
+                .map(|f| csv_field(f)),
+            );
+            out.push_str(&fields.join(","));
+            out.push('\n');
         }
     }
     out
 }
 
 fn csv_line(fields: &[String]) -> String {
-    let quoted: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            if f.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f.clone()
-            }
-        })
-        .collect();
+    let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
     format!("{}\n", quoted.join(","))
+}
+
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -1794,6 +1794,35 @@ fn x07_eval_csv_keeps_values_as_they_are_quoted() {
     assert!(out.contains("csi\u{9b}2J,s,kpi,2,"), "{out:?}");
 }
 
+/// CSV output tells a null key (empty field) from an empty text (`""`) and from the text
+/// `(null)`, and a trend's period column is `period` (it was `__period`); red team.
+#[test]
+fn csv_output_tells_null_from_empty_text_and_names_the_period_column() {
+    let dir = project_dir(
+        "csv-null",
+        "dataset t = csv(\"t.csv\")\n\
+         dim g = case when t.id == 1 then \"\" when t.id == 3 then \"(null)\" else t.g end\n\
+         kpi n = count(t)\n",
+        b"id,g\n1,x\n2,\n3,y\n",
+    );
+    let o = support::kpiblend(dir.path(), &["eval", "t.kpi", "--by", "g", "--format", "csv"]);
+    assert_eq!(
+        support::stdout(&o),
+        "g,item,kind,value,status\n\"\",n,kpi,1,none\n(null),n,kpi,1,none\n,n,kpi,1,none\n"
+    );
+    let trend = project_dir(
+        "csv-period",
+        "dataset t = csv(\"t.csv\")\nkpi n = count(t)\n",
+        b"t\n2026-01-01T00:00:00Z\n2026-02-01T00:00:00Z\n",
+    );
+    let o =
+        support::kpiblend(trend.path(), &["eval", "t.kpi", "--trend", "month", "--format", "csv"]);
+    assert_eq!(
+        support::stdout(&o),
+        "period,item,kind,value,status\n2026-01-01,n,kpi,1,none\n2026-02-01,n,kpi,1,none\n"
+    );
+}
+
 /// X07 for trends: the note in the trend view and its JSON.
 #[test]
 fn x07_trend_notes_are_escaped_in_the_view_and_json() {
