@@ -9,14 +9,24 @@
 use std::fmt::Write as _;
 
 /// Characters never shown raw: C0 controls, DEL, C1 controls (U+009B is CSI on terminals
-/// that honour 8-bit controls) and the bidirectional-text controls (marks, embeddings,
-/// overrides and isolates: U+202E makes the rest of a line read right to left).
+/// that honour 8-bit controls), the bidirectional-text controls (marks, embeddings,
+/// overrides and isolates: U+202E makes the rest of a line read right to left), and the
+/// invisible spaces that make two different names look the same (a second byte-order
+/// mark U+FEFF in a header, U+200B, U+2060). Joiners (U+200C, U+200D) stay: scripts and
+/// emoji need them.
 #[must_use]
 pub fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            '\u{61c}'
+                | '\u{200b}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
         )
 }
 
@@ -80,6 +90,8 @@ mod tests {
         assert_eq!(sanitize("rtl\u{202e}x\u{2066}"), "rtl\\u{202e}x\\u{2066}");
         assert_eq!(sanitize("tab\tcr\r"), "tab\\u{9}cr\\u{d}");
         assert_eq!(sanitize("é — 🙂 \\"), "é — 🙂 \\");
+        assert_eq!(sanitize("\u{feff}calls\u{200b}"), "\\u{feff}calls\\u{200b}");
+        assert_eq!(sanitize("👩\u{200d}💻"), "👩\u{200d}💻", "a joiner is kept");
     }
 
     #[test]
