@@ -428,10 +428,7 @@ impl Engine<'_> {
         let (score, verdict) = match (&guard, all_scored) {
             (Some(GuardOut { holds: Some(false), .. }), _) => (Some(0.0), Verdict::Breach),
             (_, false) | (Some(GuardOut { holds: None, .. }), _) => (None, Verdict::Insufficient),
-            _ => (
-                Some(components.iter().map(|c| c.weight * c.score.unwrap_or(0.0)).sum()),
-                Verdict::Pass,
-            ),
+            _ => (Some(weighted_mean(&components)), Verdict::Pass),
         };
         BlendCell { score, verdict, components, guard }
     }
@@ -575,4 +572,15 @@ pub fn binary(op: BinaryOp, x: &Value, y: &Value) -> Value {
             _ => Value::Null,
         },
     }
+}
+
+/// Σ weight × score (the weights sum to 1), kept between the smallest and the largest
+/// score, where a mean lies: rounding made components that all score 100 with weights
+/// 2 and 1 (⅔ and ⅓) a blend of 99.99999999999999, shown as 99.9.
+fn weighted_mean(components: &[ComponentOut]) -> f64 {
+    let scores = || components.iter().filter_map(|c| c.score);
+    let sum: f64 = components.iter().map(|c| c.weight * c.score.unwrap_or(0.0)).sum();
+    let lo = scores().fold(f64::INFINITY, f64::min);
+    let hi = scores().fold(f64::NEG_INFINITY, f64::max);
+    if lo <= hi { sum.clamp(lo, hi) } else { sum }
 }

@@ -2513,3 +2513,27 @@ fn params_are_computed_in_the_order_their_values_need() {
         assert_eq!(codes, vec!["KB0401"; expected], "{cyclic}");
     }
 }
+
+/// Components that all meet their targets make a blend of exactly 100, whatever the
+/// weights: ⅔·100 + ⅓·100 was 99.99999999999999, shown as 99.9 beside components at
+/// 100.0 (red team). A mean lies between its smallest and largest score.
+#[test]
+fn a_blend_of_components_all_at_100_scores_exactly_100() {
+    let r = scorecard(
+        r#"dataset t = csv("t.csv")
+           kpi k = count(t)  target >= 3
+           kpi k2 = count(t)  target >= 3
+           kpi k3 = count(t)  target >= 3
+           kpi half = count(t)  target >= 8
+           blend b = k with k2 weights 2, 1
+           blend c = k with k2 with k3
+           blend d = k with k2 weights 0.1, 0.7
+           blend e = half with k3 weights 2, 1"#,
+        &[("t", "id\n1\n2\n3\n4\n")],
+    );
+    for name in ["b", "c", "d"] {
+        assert_eq!(blend(&r, name, &[]).score, Some(100.0), "{name}");
+    }
+    // half scores 100 · 4/8 = 50: ⅔·50 + ⅓·100.
+    approx("e", blend(&r, "e", &[]).score, 200.0 / 3.0);
+}
