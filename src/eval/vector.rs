@@ -83,21 +83,56 @@ impl Frame<'_> {
         self.rows.len()
     }
 
+    /// `e` over these rows. A deep expression holds a vector per level while its inner
+    /// levels are computed, so it is computed a strip of rows at a time, keeping that
+    /// below [`STRIP_BYTES`]: 1,000 nested `case`s over a 4 MiB block of short rows took
+    /// gigabytes (red team).
     pub fn eval(&self, e: &RowExpr) -> Result<Vector, String> {
+        let strip = strip_rows(e, self.n());
+        if strip >= self.n() {
+            return self.eval_here(e);
+        }
+        let mut parts = Vec::with_capacity(self.n().div_ceil(strip));
+        let mut start = self.rows.start;
+        while start < self.rows.end {
+            let end = (start + strip).min(self.rows.end);
+            let sub = Frame {
+                rows: start..end,
+                maps: self.maps,
+                root: self.root,
+                column: self.column,
+                dicts: self.dicts,
+                dims: std::cell::RefCell::default(),
+            };
+            parts.push(sub.eval_here(e)?);
+            start = end;
+        }
+        concat(parts)
+    }
+
+    pub fn bools(&self, e: &RowExpr) -> Result<Vec<u8>, String> {
+        match self.eval(e)? {
+            Vector::Bool(v) => Ok(v),
+            Vector::Num(v) if v.iter().all(|x| x.is_nan()) => Ok(vec![NULL; v.len()]),
+            other => Err(format!("expected true/false values, found {}", kind(&other))),
+        }
+    }
+
+    fn eval_here(&self, e: &RowExpr) -> Result<Vector, String> {
         Ok(match e {
             RowExpr::Const(v) => Vector::constant(v, self.n()),
             RowExpr::Column { dataset, column, .. } => self.column(*dataset, column)?,
-            RowExpr::Unary(UnaryOp::Neg, x) => match self.eval(x)? {
+            RowExpr::Unary(UnaryOp::Neg, x) => match self.eval_here(x)? {
                 Vector::Num(v) => Vector::Num(v.into_iter().map(|a| -a).collect()),
                 other => return Err(format!("cannot negate {}", kind(&other))),
             },
             RowExpr::Unary(UnaryOp::Not, x) => {
-                let v = self.bools(x)?;
+                let v = self.bools_here(x)?;
                 Vector::Bool(v.into_iter().map(|b| if b == NULL { NULL } else { 1 - b }).collect())
             }
             RowExpr::Binary(op, a, b) => self.binary(*op, a, b)?,
             RowExpr::IsNull(x, negated) => {
-                let v = self.eval(x)?;
+                let v = self.eval_here(x)?;
                 Vector::Bool((0..v.len()).map(|i| u8::from(v.is_null(i) != *negated)).collect())
             }
             RowExpr::InList(x, list, negated) => self.in_list(x, list, *negated)?,
@@ -109,15 +144,15 @@ impl Frame<'_> {
                 if let Some(v) = self.dims.borrow().get(d) {
                     return Ok(v.clone());
                 }
-                let v = self.eval(x)?;
+                let v = self.eval_here(x)?;
                 self.dims.borrow_mut().insert(*d, v.clone());
                 v
             }
         })
     }
 
-    pub fn bools(&self, e: &RowExpr) -> Result<Vec<u8>, String> {
-        match self.eval(e)? {
+    fn bools_here(&self, e: &RowExpr) -> Result<Vec<u8>, String> {
+        match self.eval_here(e)? {
             Vector::Bool(v) => Ok(v),
             // An all-null literal is a null condition.
             Vector::Num(v) if v.iter().all(|x| x.is_nan()) => Ok(vec![NULL; v.len()]),
@@ -191,12 +226,13 @@ impl Frame<'_> {
     fn binary(&self, op: BinaryOp, a: &RowExpr, b: &RowExpr) -> Result<Vector, String> {
         match op {
             BinaryOp::And | BinaryOp::Or => {
-                let (x, y) = (self.bools(a)?, self.bools(b)?);
+                let (x, y) = (self.bools_here(a)?, self.bools_here(b)?);
                 Ok(Vector::Bool(x.iter().zip(&y).map(|(&p, &q)| logic(op, p, q)).collect()))
             }
-            BinaryOp::Cmp(c) => compare(c, &self.eval(a)?, &self.eval(b)?),
+            BinaryOp::Cmp(c) => compare(c, &self.eval_here(a)?, &self.eval_here(b)?),
             _ => {
-                let (Vector::Num(x), Vector::Num(y)) = (self.eval(a)?, self.eval(b)?) else {
+                let (Vector::Num(x), Vector::Num(y)) = (self.eval_here(a)?, self.eval_here(b)?)
+                else {
                     return Err(format!("`{}` needs numbers", op.as_str()));
                 };
                 let out: Vec<f64> = x.iter().zip(&y).map(|(&p, &q)| arith(op, p, q)).collect();
@@ -209,10 +245,10 @@ impl Frame<'_> {
     }
 
     fn in_list(&self, x: &RowExpr, list: &[RowExpr], negated: bool) -> Result<Vector, String> {
-        let v = self.eval(x)?;
+        let v = self.eval_here(x)?;
         let mut acc = vec![FALSE; v.len()];
         for item in list {
-            let Vector::Bool(eq) = compare(CmpOp::Eq, &v, &self.eval(item)?)? else {
+            let Vector::Bool(eq) = compare(CmpOp::Eq, &v, &self.eval_here(item)?)? else {
                 unreachable!("compare returns booleans")
             };
             for (a, e) in acc.iter_mut().zip(eq) {
@@ -232,16 +268,16 @@ impl Frame<'_> {
         otherwise: Option<&RowExpr>,
     ) -> Result<Vector, String> {
         let n = self.n();
-        let operand = operand.map(|o| self.eval(o)).transpose()?;
+        let operand = operand.map(|o| self.eval_here(o)).transpose()?;
         // Which branch each row takes (whens.len() = otherwise).
         let mut branch = vec![usize::MAX; n];
         for (k, (w, _)) in whens.iter().enumerate() {
             let hit = match &operand {
-                Some(o) => match compare(CmpOp::Eq, o, &self.eval(w)?)? {
+                Some(o) => match compare(CmpOp::Eq, o, &self.eval_here(w)?)? {
                     Vector::Bool(b) => b,
                     _ => unreachable!("compare returns booleans"),
                 },
-                None => self.bools(w)?,
+                None => self.bools_here(w)?,
             };
             for (b, h) in branch.iter_mut().zip(hit) {
                 if *b == usize::MAX && h == TRUE {
@@ -250,9 +286,9 @@ impl Frame<'_> {
             }
         }
         let mut results: Vec<Vector> =
-            whens.iter().map(|(_, t)| self.eval(t)).collect::<Result<_, _>>()?;
+            whens.iter().map(|(_, t)| self.eval_here(t)).collect::<Result<_, _>>()?;
         results.push(match otherwise {
-            Some(o) => self.eval(o)?,
+            Some(o) => self.eval_here(o)?,
             None => Vector::Num(vec![f64::NAN; n]),
         });
         let pick = |i: usize| branch[i].min(whens.len());
@@ -260,7 +296,7 @@ impl Frame<'_> {
     }
 
     fn func(&self, f: ScalarFunc, args: &[RowExpr]) -> Result<Vector, String> {
-        let first = self.eval(&args[0])?;
+        let first = self.eval_here(&args[0])?;
         let nums = |v: Vector| match v {
             Vector::Num(x) => Ok(x),
             other => Err(format!("`{}` needs numbers, found {}", f.name(), kind(&other))),
@@ -269,7 +305,7 @@ impl Frame<'_> {
             ScalarFunc::Coalesce => {
                 let mut vs = vec![first];
                 for a in &args[1..] {
-                    vs.push(self.eval(a)?);
+                    vs.push(self.eval_here(a)?);
                 }
                 let n = self.n();
                 let pick = |i: usize| vs.iter().position(|v| !v.is_null(i)).unwrap_or(0);
@@ -290,8 +326,8 @@ impl Frame<'_> {
                 other => return Err(format!("`lower` needs text, found {}", kind(&other))),
             },
             ScalarFunc::SafeDiv => {
-                let (a, b) = (nums(first)?, nums(self.eval(&args[1])?)?);
-                let default = nums(self.eval(&args[2])?)?;
+                let (a, b) = (nums(first)?, nums(self.eval_here(&args[1])?)?);
+                let default = nums(self.eval_here(&args[2])?)?;
                 let out: Vec<f64> = a
                     .iter()
                     .zip(&b)
@@ -309,7 +345,7 @@ impl Frame<'_> {
             }
             ScalarFunc::Round => {
                 let digits = match args.get(1) {
-                    Some(d) => nums(self.eval(d)?)?,
+                    Some(d) => nums(self.eval_here(d)?)?,
                     None => vec![0.0; self.n()],
                 };
                 Vector::Num(
@@ -554,4 +590,95 @@ fn kind(v: &Vector) -> &'static str {
         Vector::Bool(_) => "true/false values",
         Vector::Text(..) => "text",
     }
+}
+
+/// Bytes a deep expression may hold in vectors at once, about (see [`Frame::eval`]).
+const STRIP_BYTES: usize = 64 << 20;
+
+/// Rows of `n` to compute `e` over at a time: all of them unless `e` is deep enough for
+/// its levels' vectors (16 bytes a row, a number and a mask) to pass [`STRIP_BYTES`].
+fn strip_rows(e: &RowExpr, n: usize) -> usize {
+    // Few rows fit at any depth the checker allows: no need to walk the expression.
+    if n.saturating_mul(16).saturating_mul(crate::syntax::MAX_DEPTH) <= STRIP_BYTES {
+        return n;
+    }
+    let depth = e.depth().max(1);
+    (STRIP_BYTES / 16 / depth).max(1024)
+}
+
+/// Vectors of consecutive strips as one; texts with different dictionaries are re-coded
+/// into one.
+fn concat(parts: Vec<Vector>) -> Result<Vector, String> {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else { return Ok(Vector::Num(Vec::new())) };
+    let mut out = first;
+    for part in parts {
+        out = match (out, part) {
+            (Vector::Num(mut a), Vector::Num(b)) => {
+                a.extend(b);
+                Vector::Num(a)
+            }
+            (Vector::Bool(mut a), Vector::Bool(b)) => {
+                a.extend(b);
+                Vector::Bool(a)
+            }
+            (Vector::Text(mut a, da), Vector::Text(b, db)) if Arc::ptr_eq(&da, &db) => {
+                a.extend(b);
+                Vector::Text(a, da)
+            }
+            (Vector::Text(a, da), Vector::Text(b, db)) => {
+                let mut words: Vec<Box<str>> = da.to_vec();
+                let mut at: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+                for (i, w) in da.iter().enumerate() {
+                    at.insert(w, u32::try_from(i).map_err(|_| "too many texts".to_string())?);
+                }
+                let mut codes = a;
+                for c in b {
+                    codes.push(if c == NO_TEXT {
+                        NO_TEXT
+                    } else {
+                        let w = &db[c as usize];
+                        match at.get(&**w) {
+                            Some(&i) => i,
+                            None => {
+                                let i = u32::try_from(words.len())
+                                    .map_err(|_| "too many texts".to_string())?;
+                                words.push(w.clone());
+                                i
+                            }
+                        }
+                    });
+                }
+                Vector::Text(codes, words.into())
+            }
+            // Strips of one expression have one type; a null strip is all-NaN numbers.
+            (Vector::Num(a), other) if a.iter().all(|x| x.is_nan()) => match other {
+                Vector::Bool(b) => Vector::Bool([vec![NULL; a.len()], b].concat()),
+                Vector::Text(b, d) => Vector::Text([vec![NO_TEXT; a.len()], b].concat(), d),
+                Vector::Num(b) => Vector::Num([a, b].concat()),
+            },
+            (one, Vector::Num(b)) if b.iter().all(|x| x.is_nan()) => match one {
+                Vector::Bool(mut a) => {
+                    a.extend(std::iter::repeat_n(NULL, b.len()));
+                    Vector::Bool(a)
+                }
+                Vector::Text(mut a, d) => {
+                    a.extend(std::iter::repeat_n(NO_TEXT, b.len()));
+                    Vector::Text(a, d)
+                }
+                Vector::Num(mut a) => {
+                    a.extend(b);
+                    Vector::Num(a)
+                }
+            },
+            (a, b) => {
+                return Err(format!(
+                    "a value is {} in some rows and {} in others",
+                    kind(&a),
+                    kind(&b)
+                ));
+            }
+        };
+    }
+    Ok(out)
 }

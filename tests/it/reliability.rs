@@ -703,6 +703,37 @@ fn c17_clean_files_stream_in_bounded_memory() {
     assert!(big < small + 12_000, "peak RSS {small} kB for 1 M rows, {big} kB for 4 M");
 }
 
+/// A deep expression over a block of many short rows is computed in strips: 1,000 nested
+/// `case`s over 1.5 M one-digit rows (one 3 MB block) took 2 GB and more, 1.5 MB per level,
+/// and aborted when memory ran out (red team); now tens of MB. Here: 1,000 levels over
+/// 30,000 rows, about 500 MB before.
+#[cfg(target_os = "linux")]
+#[test]
+fn deep_expressions_over_big_blocks_run_in_bounded_memory() {
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        eprintln!("skipped: needs GNU time at /usr/bin/time");
+        return;
+    }
+    let n = 1000;
+    let kpi = format!(
+        "dataset t = csv(\"t.csv\")\nkpi k = sum({}t.w{})\n",
+        "case when t.w > 0 then ".repeat(n),
+        " end".repeat(n)
+    );
+    let dir = project_dir("deep-memory", &kpi, format!("w\n{}", "1\n".repeat(30_000)).as_bytes());
+    let o = Command::new(time)
+        .args(["-f", "%M", env!("CARGO_BIN_EXE_kpiblend"), "eval", "t.kpi", "--format", "json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    assert_eq!(json["rows"][0]["cells"][0]["value"], 30_000.0, "{json}");
+    let peak_kb: u64 = support::stderr(&o).trim().lines().last().unwrap().parse().unwrap();
+    assert!(peak_kb < 200_000, "peak RSS {peak_kb} kB");
+}
+
 /// C18: dirty rows under `--bad-rows skip` are counted; accepted + skipped = read.
 #[test]
 fn c18_dirty_rows_are_skipped_counted_and_add_up() {
