@@ -668,9 +668,8 @@ fn project_dir(tag: &str, kpi: &str, csv: &[u8]) -> TempDir {
 #[cfg(target_os = "linux")]
 #[test]
 fn c17_clean_files_stream_in_bounded_memory() {
-    let time = Path::new("/usr/bin/time");
-    if !time.exists() {
-        eprintln!("c17 skipped: needs GNU time at /usr/bin/time");
+    if !Path::new(GNU_TIME).exists() {
+        eprintln!("c17 skipped: needs GNU time at {GNU_TIME}");
         return;
     }
     let dir = project_dir(
@@ -687,16 +686,9 @@ fn c17_clean_files_stream_in_bounded_memory() {
         }
         w.flush().unwrap();
         drop(w);
-        let o = Command::new(time)
-            .args(["-f", "%M", env!("CARGO_BIN_EXE_kpiblend"), "eval", "t.kpi", "--threads", "2"])
-            .args(["--format", "json"])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", support::stderr(&o));
-        let json: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+        let (json, peak) = eval_json_with_peak_kb(dir.path(), &["--threads", "2"]);
         assert_eq!(json["rows"][0]["cells"][0]["value"], rows as f64);
-        support::stderr(&o).trim().lines().last().unwrap().parse().unwrap()
+        peak
     };
     let (small, big) = (peak_kb(1_000_000), peak_kb(4_000_000));
     // 43 MB more data; the block buffers in flight and reused are bounded (a few MiB each).
@@ -710,9 +702,8 @@ fn c17_clean_files_stream_in_bounded_memory() {
 #[cfg(target_os = "linux")]
 #[test]
 fn deep_expressions_over_big_blocks_run_in_bounded_memory() {
-    let time = Path::new("/usr/bin/time");
-    if !time.exists() {
-        eprintln!("skipped: needs GNU time at /usr/bin/time");
+    if !Path::new(GNU_TIME).exists() {
+        eprintln!("skipped: needs GNU time at {GNU_TIME}");
         return;
     }
     let n = 1000;
@@ -722,16 +713,25 @@ fn deep_expressions_over_big_blocks_run_in_bounded_memory() {
         " end".repeat(n)
     );
     let dir = project_dir("deep-memory", &kpi, format!("w\n{}", "1\n".repeat(30_000)).as_bytes());
-    let o = Command::new(time)
+    let (json, peak_kb) = eval_json_with_peak_kb(dir.path(), &[]);
+    assert_eq!(json["rows"][0]["cells"][0]["value"], 30_000.0, "{json}");
+    assert!(peak_kb < 200_000, "peak RSS {peak_kb} kB");
+}
+
+const GNU_TIME: &str = "/usr/bin/time";
+
+/// `kpiblend eval t.kpi --format json EXTRA` in `dir` under GNU time: the report and the
+/// peak resident memory in kB.
+fn eval_json_with_peak_kb(dir: &Path, extra: &[&str]) -> (serde_json::Value, u64) {
+    let o = Command::new(GNU_TIME)
         .args(["-f", "%M", env!("CARGO_BIN_EXE_kpiblend"), "eval", "t.kpi", "--format", "json"])
-        .current_dir(dir.path())
+        .args(extra)
+        .current_dir(dir)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", support::stderr(&o));
-    let json: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
-    assert_eq!(json["rows"][0]["cells"][0]["value"], 30_000.0, "{json}");
-    let peak_kb: u64 = support::stderr(&o).trim().lines().last().unwrap().parse().unwrap();
-    assert!(peak_kb < 200_000, "peak RSS {peak_kb} kB");
+    let json = serde_json::from_str(&support::stdout(&o)).unwrap();
+    (json, support::stderr(&o).trim().lines().last().unwrap().parse().unwrap())
 }
 
 /// C18: dirty rows under `--bad-rows skip` are counted; accepted + skipped = read.
