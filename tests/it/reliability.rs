@@ -668,8 +668,7 @@ fn project_dir(tag: &str, kpi: &str, csv: &[u8]) -> TempDir {
 #[cfg(target_os = "linux")]
 #[test]
 fn c17_clean_files_stream_in_bounded_memory() {
-    if !Path::new(GNU_TIME).exists() {
-        eprintln!("c17 skipped: needs GNU time at {GNU_TIME}");
+    if gnu_time_missing() {
         return;
     }
     let dir = project_dir(
@@ -702,8 +701,7 @@ fn c17_clean_files_stream_in_bounded_memory() {
 #[cfg(target_os = "linux")]
 #[test]
 fn deep_expressions_over_big_blocks_run_in_bounded_memory() {
-    if !Path::new(GNU_TIME).exists() {
-        eprintln!("skipped: needs GNU time at {GNU_TIME}");
+    if gnu_time_missing() {
         return;
     }
     let n = 1000;
@@ -719,6 +717,15 @@ fn deep_expressions_over_big_blocks_run_in_bounded_memory() {
 }
 
 const GNU_TIME: &str = "/usr/bin/time";
+
+/// Memory tests need GNU time; without it they say so and pass.
+fn gnu_time_missing() -> bool {
+    let missing = !Path::new(GNU_TIME).exists();
+    if missing {
+        eprintln!("skipped: needs GNU time at {GNU_TIME}");
+    }
+    missing
+}
 
 /// `kpiblend eval t.kpi --format json EXTRA` in `dir` under GNU time: the report and the
 /// peak resident memory in kB.
