@@ -15,6 +15,31 @@ use serde::Serialize;
 
 use crate::eval::group::Key;
 use crate::eval::{Cell, Report};
+use crate::program::{KpiExpr, Program};
+
+/// The name of the KPI [`volume_definition`] defines.
+pub const VOLUME: &str = "__volume";
+
+/// The KPI's divisor as a KPI named [`VOLUME`] (`kpi __volume = count(calls)` for
+/// `kpi fcr = count(calls where calls.resolved) / count(calls)`), to evaluate beside it:
+/// each group's volume. None when the KPI divides by nothing: an average or a rate
+/// weighs its groups by the values it counts, which every KPI cell carries.
+pub fn volume_definition(program: &Program, kpi: &str) -> Option<String> {
+    let mut k = program.kpis.iter().position(|k| k.name == kpi)?;
+    // A KPI that is another KPI divides by what that one does (the graph has no cycles;
+    // the bound only makes that plain).
+    for _ in 0..program.kpis.len() {
+        let def = &program.kpis[k];
+        if let Some(span) = def.divisor_span {
+            return Some(format!("kpi {VOLUME} = {}\n", program.sources.snippet(span)));
+        }
+        match def.expr {
+            KpiExpr::Kpi(next) => k = next,
+            _ => return None,
+        }
+    }
+    None
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
@@ -62,18 +87,25 @@ impl ResidualCause {
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupChange {
     pub key: Vec<Key>,
-    pub volume_before: u64,
-    pub volume_after: u64,
+    /// The group's weight in the overall value: what the KPI divides by (its divisor
+    /// KPI, when the reports carry one), else the rows or values it aggregates.
+    pub volume_before: f64,
+    pub volume_after: f64,
     pub before: Option<f64>,
     pub after: Option<f64>,
     pub change: Option<f64>,
 }
 
-fn kpi_cell(report: &Report, key: &[Key]) -> (Option<f64>, u64) {
+/// A group's value and volume: the second cell's value when the report has one (the
+/// KPI's divisor), else the count of what the KPI aggregates.
+#[allow(clippy::cast_precision_loss)]
+fn kpi_cell(report: &Report, key: &[Key]) -> (Option<f64>, f64) {
     let row = report.rows.iter().find(|r| r.key == key);
-    match row.and_then(|r| r.cells.first()) {
-        Some(Cell::Kpi(k)) => (k.value, k.n),
-        _ => (None, 0),
+    let cells = row.map_or(&[][..], |r| &r.cells[..]);
+    match cells {
+        [Cell::Kpi(k), Cell::Kpi(divisor), ..] => (k.value, divisor.value.unwrap_or(0.0)),
+        [Cell::Kpi(k), ..] => (k.value, k.n as f64),
+        _ => (None, 0.0),
     }
 }
 
@@ -84,7 +116,10 @@ fn total(report: &Report) -> Option<f64> {
     }
 }
 
-/// Explains the change of the single KPI of two reports grouped the same way.
+/// Explains the change of the KPI of two reports grouped the same way. A second item in
+/// the reports, when there is one, is the KPI's divisor as a KPI (the `b` of `a / b`):
+/// each group's volume. Without it, a group's volume is the count of rows or values its
+/// KPI aggregates, right for averages and rates.
 pub fn explain(kpi: &str, before: &Report, after: &Report) -> Explanation {
     let mut keys: Vec<Vec<Key>> =
         before.rows.iter().chain(&after.rows).map(|r| r.key.clone()).collect();
@@ -105,11 +140,10 @@ pub fn explain(kpi: &str, before: &Report, after: &Report) -> Explanation {
             }
         })
         .collect();
-    #[allow(clippy::cast_precision_loss)]
-    let share = |n: u64, total: u64| if total == 0 { 0.0 } else { n as f64 / total as f64 };
-    let total_before: u64 =
+    let share = |n: f64, total: f64| if total == 0.0 { 0.0 } else { n / total };
+    let total_before: f64 =
         groups.iter().filter(|g| g.before.is_some()).map(|g| g.volume_before).sum();
-    let total_after: u64 =
+    let total_after: f64 =
         groups.iter().filter(|g| g.after.is_some()).map(|g| g.volume_after).sum();
     let (mut mix, mut rate) = (0.0, 0.0);
     for g in &groups {
@@ -137,7 +171,7 @@ pub fn explain(kpi: &str, before: &Report, after: &Report) -> Explanation {
         residual_causes.push(ResidualCause::OnePeriodGroups);
     }
     let weighted =
-        |value: fn(&GroupChange) -> Option<f64>, volume: fn(&GroupChange) -> u64, all| {
+        |value: fn(&GroupChange) -> Option<f64>, volume: fn(&GroupChange) -> f64, all| {
             groups.iter().filter_map(|g| value(g).map(|v| share(volume(g), all) * v)).sum::<f64>()
         };
     let is_mean = |total: Option<f64>, mean: f64| {

@@ -326,6 +326,9 @@ pub struct KpiDef {
     /// The expression after `=`.
     pub expr_span: Span,
     pub expr: KpiExpr,
+    /// What the KPI divides by (`b` in `a / b`, `safe_div(a, b)`, `100 * a / b`): over
+    /// groups, the KPI is the mean of theirs weighted by it, which explain-change needs.
+    pub divisor_span: Option<Span>,
     pub ty: Ty,
     pub unit: Unit,
     pub target: Option<Bound>,

@@ -229,6 +229,7 @@ impl Checker<'_> {
                 def_span: k.span,
                 expr_span: k.expr.span,
                 expr: KpiExpr::Const(Value::Null),
+                divisor_span: divisor(&k.expr),
                 ty: Ty::Error,
                 unit: Unit::Plain,
                 target: None,
@@ -574,4 +575,25 @@ fn parse_override(text: &str, declared: &Ty) -> Result<(Value, Ty), String> {
 /// What a param in a cycle is taken to be: no value, of no type (uses stay silent).
 fn placeholder(p: &ast::Param) -> ParamDef {
     ParamDef { name: p.name.name.clone(), span: p.name.span, value: Value::Null, ty: Ty::Error }
+}
+
+/// The expression a KPI divides by, through multiplication or division by a number
+/// (`a / b * 100`, `100 * a / b`): see [`KpiDef::divisor_span`].
+fn divisor(e: &ast::Expr) -> Option<crate::source::Span> {
+    let number = |e: &ast::Expr| matches!(e.kind, ExprKind::Number(_) | ExprKind::Percent(_));
+    match &e.kind {
+        ExprKind::Binary { op: ast::BinaryOp::Div, rhs, .. } if !number(rhs) => Some(rhs.span),
+        ExprKind::Binary { op: ast::BinaryOp::Div | ast::BinaryOp::Mul, lhs, rhs }
+            if number(rhs) =>
+        {
+            divisor(lhs)
+        }
+        ExprKind::Binary { op: ast::BinaryOp::Mul, lhs, rhs } if number(lhs) => divisor(rhs),
+        ExprKind::Call { func, args, filter: None, over: None }
+            if func.name == "safe_div" && args.len() >= 2 =>
+        {
+            Some(args[1].span)
+        }
+        _ => None,
+    }
 }

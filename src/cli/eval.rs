@@ -231,6 +231,11 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         };
         eval::rank(&mut report, i);
     }
+    if query.trend.is_some() && trend::keep_periods(&mut report) {
+        eprint(
+            "note: rows that reach no time (an empty time, or a link that finds no row) are in no period, so the trend leaves them out; `eval` without `--trend` counts them\n",
+        );
+    }
     let color = super::use_color(color, std::io::stdout().is_terminal());
     let mut out = Out::stdout();
     let trend = match query.trend.map(|grain| trend::Trend::of(&report, grain)).transpose() {

@@ -139,10 +139,17 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
         eprint(&blend_refused(blend, &checked.program));
         return Err(Outcome::Failure);
     }
+    // The KPI's divisor, when it has one, weighs its groups.
+    let volume = explain::volume_definition(&checked.program, args.kpi.trim());
+    let q = match &volume {
+        Some(_) => &Query { items: vec![args.kpi.clone(), explain::VOLUME.into()], ..q.clone() },
+        None => q,
+    };
     let text = q.definitions(&checked.program).map_err(|d| {
         show(&[d], &checked.program);
         Outcome::Failure
     })?;
+    let text = volume.unwrap_or_default() + &text;
     let checked =
         file.check(&CheckOptions { extra: vec![("<command line>".into(), text)], ..base });
     if checked.has_errors() {
@@ -198,8 +205,8 @@ fn human(e: &Explanation, after: &Report, args: &ExplainArgs) -> String {
             .join(", ");
         rows.push(vec![
             key,
-            g.volume_before.to_string(),
-            g.volume_after.to_string(),
+            format::plain(g.volume_before),
+            format::plain(g.volume_after),
             v(g.before),
             v(g.after),
             g.change.map_or("–".into(), |c| kpiblend::render::trend::change_text(c, &unit)),

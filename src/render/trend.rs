@@ -145,6 +145,17 @@ impl Trend {
     }
 }
 
+/// Keeps the rows of a report grouped by period first that fall in a period and drops the
+/// total: what a trend's table, JSON and CSV show and what `--fail-on` judges, so they
+/// agree. True when rows that reach no time (an empty time, a link that finds no row) were
+/// left out.
+pub fn keep_periods(report: &mut Report) -> bool {
+    let before = report.rows.len();
+    report.rows.retain(|r| matches!(r.key.first(), Some(Key::Num(_))));
+    report.total = None;
+    report.rows.len() < before
+}
+
 fn too_many_periods(grain: Grain, first: i64, last: i64) -> Diagnostic {
     let (from, to) = (calendar::format_date(first), calendar::format_date(last));
     Diagnostic::error(

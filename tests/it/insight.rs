@@ -598,3 +598,81 @@ fn a_trend_ends_at_the_last_period_of_the_calendar() {
         assert_eq!(t["periods"].as_array().unwrap().len(), periods, "{grain}: {t}");
     }
 }
+
+/// A ratio weighs its groups by what it divides by: `count(ok) / count(all)` is the mean of
+/// the groups' shares weighted by their rows, not by their `ok` rows (red team: the volume
+/// was the numerator's count, and a false leftover was blamed on the KPI).
+#[test]
+fn explain_change_weighs_a_ratio_by_its_divisor() {
+    let dir = TempDir::new("insight-ratio-volume");
+    let mut csv = String::from("t,g,ok\n");
+    // a: 4 rows, 1 ok, in both months; b: 4 rows (3 ok) in January, 12 (9 ok) in February.
+    for (month, g, rows, ok) in
+        [("01", "a", 4, 1), ("02", "a", 4, 1), ("01", "b", 4, 3), ("02", "b", 12, 9)]
+    {
+        for i in 0..rows {
+            csv.push_str(&format!("2026-{month}-10T10:00:00Z,{g},{}\n", i < ok));
+        }
+    }
+    dir.write("mx.csv", &csv);
+    dir.write(
+        "mx.kpi",
+        "dataset c = csv(\"mx.csv\", time: \"t\")\ndim g = c.g\n\
+         kpi share = count(c where c.ok) / count(c) * 100\nkpi okr = rate(c.ok)\n\
+         kpi same = share\n",
+    );
+    let explain = |kpi: &str| {
+        let args = ["explain-change", "mx.kpi", "--kpi", kpi, "--by", "g", "--from", "2026-02-01"];
+        let args =
+            [&args[..], &["--to", "2026-03-01", "--vs", "2026-01-01", "2026-02-01"]].concat();
+        json(&dir, &[&args[..], &["--format", "json"]].concat())
+    };
+    // Each group's share is unchanged (25%, 75%): the whole change, 50 → 62.5, is mix.
+    for kpi in ["share", "same"] {
+        let e = explain(kpi);
+        let volumes: Vec<(f64, f64)> = e["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| (g["volume_before"].as_f64().unwrap(), g["volume_after"].as_f64().unwrap()))
+            .collect();
+        assert_eq!(volumes, [(4.0, 4.0), (4.0, 12.0)], "{e}");
+        assert!((e["mix"].as_f64().unwrap() - 12.5).abs() < 1e-9, "{e}");
+        assert!(e["rate"].as_f64().unwrap().abs() < 1e-9, "{e}");
+        assert!(e["residual"].as_f64().unwrap().abs() < 1e-9, "{e}");
+        assert_eq!(e["residual_causes"], serde_json::json!([]), "{e}");
+    }
+    // A rate weighs by the values it counts, which is the same here.
+    let e = explain("okr");
+    assert!((e["mix"].as_f64().unwrap() - 0.125).abs() < 1e-12, "{e}");
+}
+
+/// Rows without a time are in no period: the trend's table, JSON, CSV and `--fail-on` all
+/// leave them out, and a note says so (red team: the CSV had a row for them, and
+/// `--fail-on` failed the run on a period nobody could see).
+#[test]
+fn a_trend_leaves_rows_without_a_time_out_of_every_format_and_says_so() {
+    let dir = TempDir::new("insight-trend-no-time");
+    dir.write("c.csv", "id,at,v\n1,2026-03-02T10:00:00Z,5\n2,2026-03-10T10:00:00Z,5\n3,,0\n");
+    dir.write("t.kpi", "dataset c = csv(\"c.csv\", time: \"at\")\nkpi q = avg(c.v) target >= 3\n");
+    let trend = ["eval", "t.kpi", "--trend", "week", "--fail-on", "fail"];
+    for format in ["table", "json", "csv"] {
+        let out = kpiblend(dir.path(), &[&trend[..], &["--format", format]].concat());
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        assert!(stderr(&out).contains("rows that reach no time"), "{}", stderr(&out));
+    }
+    let csv = stdout(&kpiblend(dir.path(), &[&trend[..], &["--format", "csv"]].concat()));
+    assert_eq!(
+        csv,
+        "period,item,kind,value,status\n2026-03-02,q,kpi,5,ok\n2026-03-09,q,kpi,5,ok\n"
+    );
+    // Without the trend, the row counts: avg 10/3 passes the target.
+    let scorecard = kpiblend(dir.path(), &["eval", "t.kpi", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&scorecard)).unwrap();
+    assert_eq!(v["rows"][0]["cells"][0]["n"], 3, "{v}");
+    // A period that fails does fail the run.
+    dir.write("c.csv", "id,at,v\n1,2026-03-02T10:00:00Z,5\n2,2026-03-10T10:00:00Z,1\n");
+    let out = kpiblend(dir.path(), &trend);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(!stderr(&out).contains("no time"), "{}", stderr(&out));
+}
