@@ -182,7 +182,12 @@ pub fn parse_param_override(s: &str) -> Result<(String, String), String> {
 /// Missing or unreadable files and data, and `--param`/`--data` that do not fit, are
 /// exit 2; mistakes in the definitions exit 1.
 pub fn failure_kind(checked: &kpiblend::check::Checked) -> Outcome {
-    let io = checked.diagnostics.iter().any(|d| {
+    failure_of(&checked.diagnostics)
+}
+
+/// [`failure_kind`] of a list of diagnostics with errors among them.
+pub fn failure_of(diagnostics: &[kpiblend::diagnostic::Diagnostic]) -> Outcome {
+    let io = diagnostics.iter().any(|d| {
         d.is_error()
             && matches!(
                 d.code,

@@ -1,7 +1,8 @@
 //! `kpiblend test`: run the `test` blocks of KPI files.
 //!
-//! Exit codes: 0 every test passed, 1 an expectation failed, 2 an error (a file that
-//! cannot be read or has definition errors, a bad fixture, a missing column).
+//! Exit codes: 0 every test passed, 1 an expectation failed or the definitions have
+//! errors (as `check` says), 2 an error running a test (a file that cannot be read, a bad
+//! fixture, a missing column).
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -50,7 +51,15 @@ pub fn run(args: &TestArgs, color: ColorChoice) -> Result<Outcome, Closed> {
             }
         }
     } else {
-        args.files.clone()
+        // A file named twice (`a.kpi ./a.kpi`) runs once: JUnit needs each test once.
+        let mut seen = std::collections::HashSet::new();
+        args.files
+            .iter()
+            .filter(|f| {
+                stdin::is_dash(f) || seen.insert(std::fs::canonicalize(f).unwrap_or((*f).clone()))
+            })
+            .cloned()
+            .collect()
     };
     if let Err(outcome) = stdin::usage(files.iter().map(PathBuf::as_path), &[]) {
         return Ok(outcome);
@@ -88,12 +97,26 @@ pub fn run(args: &TestArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         };
         eprint(&format!("note: no tests ran: {why}\n"));
     }
-    Ok(if counts.errors > 0 {
-        Outcome::Failure
-    } else if counts.failed > 0 {
-        Outcome::Findings
-    } else {
-        Outcome::Ok
+    Ok(outcome(&runs))
+}
+
+/// The worst of the runs: a file whose definitions have errors is a finding (exit 1, as
+/// `check` gives), unless it could not be read; a test that could not run is exit 2.
+fn outcome(runs: &[report::Run]) -> Outcome {
+    runs.iter().fold(Outcome::Ok, |outcome, run| {
+        outcome.max_with(match &run.result {
+            Err(e) => super::failure_of(&e.diagnostics),
+            Ok(r) => {
+                let c = r.counts();
+                if c.errors > 0 {
+                    Outcome::Failure
+                } else if c.failed > 0 {
+                    Outcome::Findings
+                } else {
+                    Outcome::Ok
+                }
+            }
+        })
     })
 }
 

@@ -140,6 +140,16 @@ fn failure(out: &mut String, file: &str, t: &TestResult, e: &ExpectResult, bold:
             let _ = write!(s, "  tolerance {}", number(tol));
         }
         let _ = writeln!(out, "    difference: {s}");
+        // `a < e` (or `>`) holds as plain numbers but not within the tolerance.
+        let plainly =
+            matches!((e.op, d < 0.0, d > 0.0), (CmpOp::Lt, true, _) | (CmpOp::Gt, _, true));
+        if plainly && e.tolerance.is_some_and(|t| d.abs() <= t) {
+            let _ = writeln!(
+                out,
+                "          note: values within the tolerance count as equal, so `{}` needs a difference beyond it",
+                e.op.as_str()
+            );
+        }
     }
     if let Some(m) = &e.message {
         let _ = writeln!(out, "        detail: {}", sanitize(m));

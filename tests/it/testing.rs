@@ -516,8 +516,48 @@ fn exit_codes_say_pass_fail_or_error() {
     assert_eq!(code(&["passing.kpi", "failing.kpi"]), Some(1));
     assert_eq!(code(&["errors.kpi"]), Some(2));
     assert_eq!(code(&["failing.kpi", "errors.kpi"]), Some(2), "errors outrank failures");
-    assert_eq!(code(&["broken.kpi"]), Some(2));
+    // Errors in the definitions are findings, as `check` says them (red team: 2 here, 1
+    // from `check`, against the README's exit codes).
+    assert_eq!(code(&["broken.kpi"]), Some(1));
+    assert_eq!(cli(&["check", &fixture_arg("broken.kpi")]).status.code(), Some(1));
+    assert_eq!(code(&["broken.kpi", "errors.kpi"]), Some(2));
     assert_eq!(code(&["no-such-file.kpi"]), Some(2));
+}
+
+/// A file named twice runs once: JUnit needs each classname and name once.
+#[test]
+fn a_file_named_twice_runs_once() {
+    let out = cli(&["test", &fixture_arg("passing.kpi"), &format!("./{DIR}/passing.kpi")]);
+    let once = cli(&["test", &fixture_arg("passing.kpi")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), stdout(&once));
+}
+
+/// Values within the tolerance are equal for `<` and `>` too, and a failure says so when
+/// the plain numbers would have passed (red team: `3 < 3.5 within 1` failing read as a bug).
+#[test]
+fn an_ordering_within_the_tolerance_fails_and_says_why() {
+    let dir = support::TempDir::new("testing-within-order");
+    dir.write(
+        "w.kpi",
+        "dataset t = csv(\"t.csv\")\nkpi s = sum(t.v)\n\
+         test \"w\" {\n    t = csv \"\"\"\n        v\n        3\n    \"\"\"\n\
+         expect s < 3.5 within 1\n    expect s <= 3.5 within 1\n    expect s < 2.5 within 0.4\n    expect s > 1 within 1\n}\n",
+    );
+    let out = kpiblend(dir.path(), &["test", "w.kpi"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // The first fails with the note; the second passes; the third and fourth fail as
+    // plain numbers do (3 is not below 2.5; 3 > 1 by more than 1 would pass: 2 > 1).
+    assert_eq!(
+        text.matches("note: values within the tolerance count as equal").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("expect s < 3.5 within 1"), "{text}");
+    assert!(!text.contains("expect s <= 3.5 within 1"), "{text}");
+    assert!(text.contains("expect s < 2.5 within 0.4"), "{text}");
+    assert!(!text.contains("expect s > 1 within 1\n"), "{text}");
 }
 
 #[test]
