@@ -143,7 +143,7 @@ impl Checker<'_> {
                         self.error(diag);
                         confined.push(self.program.datasets.len());
                     }
-                    file.base_dir.join(&written.value)
+                    super::project::join_written(&file.base_dir, &written.value)
                 }
             };
             let def = DatasetDef {

@@ -179,7 +179,7 @@ pub fn load(
             diags.push(d);
             continue;
         }
-        let path = top.file.base_dir.join(&import.value);
+        let path = super::project::join_written(&top.file.base_dir, &import.value);
         let canonical = std::fs::canonicalize(&path).ok();
         if let Some(c) = &canonical {
             if let Some(&pos) = on_stack.get(c) {

@@ -89,6 +89,15 @@ impl Project {
     }
 }
 
+/// `dir` joined with a path written in a file, without the `.` steps (`kpis/./a.kpi` is
+/// named `kpis/a.kpi` in messages and annotations). `..` stays: through a symlink it is
+/// not the step back it looks like.
+pub fn join_written(dir: &Path, written: &str) -> PathBuf {
+    let joined: PathBuf =
+        dir.join(written).components().filter(|c| !matches!(c, Component::CurDir)).collect();
+    if joined.as_os_str().is_empty() { PathBuf::from(".") } else { joined }
+}
+
 /// `path` made absolute, its longest existing prefix canonicalised (symlinks followed)
 /// and the rest added as written.
 pub fn resolve(path: &Path) -> PathBuf {

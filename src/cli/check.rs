@@ -52,6 +52,8 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     // With several files, `--data` need only fit one of them: said once, at the end.
     let shared_overrides = args.files.len() > 1;
     let (mut params, mut datasets) = (Vec::new(), Vec::new());
+    // Files checked together share imports and data: a finding in them is said once.
+    let mut said = std::collections::HashSet::new();
     for path in &args.files {
         let opts = CheckOptions {
             data: args.data.clone(),
@@ -73,16 +75,13 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         params.extend(program.params.iter().map(|p| p.name.clone()));
         datasets.extend(program.datasets.iter().map(|d| d.name.clone()));
         outcome = outcome.max_with(outcome_of(&checked.diagnostics, args.deny_warnings));
-        write(
-            &mut out,
-            &checked.diagnostics,
-            &program.sources,
-            args.format,
-            color,
-            &mut json_items,
-        )?;
-        errors += checked.errors;
-        warnings += checked.warnings;
+        let (fresh, repeated): (Vec<&Diagnostic>, Vec<&Diagnostic>) =
+            checked.diagnostics.iter().partition(|d| said.insert(key(d, &program.sources)));
+        let fresh: Vec<Diagnostic> = fresh.into_iter().cloned().collect();
+        write(&mut out, &fresh, &program.sources, args.format, color, &mut json_items)?;
+        let repeated_errors = repeated.iter().filter(|d| d.is_error()).count();
+        errors += checked.errors - repeated_errors;
+        warnings += checked.warnings - (repeated.len() - repeated_errors);
     }
     if shared_overrides {
         let (params, datasets) = (sorted(&params), sorted(&datasets));
@@ -116,6 +115,16 @@ pub fn run(args: &CheckArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     }
     out.flush()?;
     Ok(outcome)
+}
+
+/// What makes two diagnostics the same finding: the place (the file however its path is
+/// spelt: `d.csv`, `./d.csv`), the code and the message.
+fn key(d: &Diagnostic, sources: &SourceMap) -> String {
+    let p = render::position(d, sources);
+    let file =
+        std::fs::canonicalize(&p.file).map_or_else(|_| p.file.clone(), |f| f.display().to_string());
+    let data = d.data.as_ref().map(|x| (x.record, x.column.clone()));
+    format!("{file}\0{:?}\0{:?}\0{}\0{}\0{data:?}", p.start, p.end, d.code, d.message)
 }
 
 /// Unreadable files and `--data` that fits nothing are exit 2, other errors exit 1.

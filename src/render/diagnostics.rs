@@ -55,6 +55,9 @@ pub struct Position {
     pub file: String,
     pub start: Option<LineCol>,
     pub end: Option<LineCol>,
+    /// The column of `start` is known: a place in a KPI file (a data file's place is a
+    /// line, record and named column).
+    pub has_column: bool,
 }
 
 pub fn position(d: &Diagnostic, sources: &SourceMap) -> Position {
@@ -65,6 +68,7 @@ pub fn position(d: &Diagnostic, sources: &SourceMap) -> Position {
             file: f.name.clone(),
             start: Some(f.line_col(span.start as usize)),
             end: Some(f.line_col(span.end as usize)),
+            has_column: true,
         };
     }
     if let Some(data) = &d.data {
@@ -73,9 +77,10 @@ pub fn position(d: &Diagnostic, sources: &SourceMap) -> Position {
             file: data.path.clone(),
             start: line.map(|l| LineCol { line: l, column: 1 }),
             end: None,
+            has_column: false,
         };
     }
-    Position { file: d.file.clone().unwrap_or_default(), start: None, end: None }
+    Position { file: d.file.clone().unwrap_or_default(), start: None, end: None, has_column: false }
 }
 
 /// The rustc-style rendering of one diagnostic, ending with a blank line.
@@ -265,7 +270,9 @@ fn display_char(c: char) -> char {
 /// The JSON form: one object per diagnostic.
 #[derive(Serialize)]
 pub struct JsonDiagnostic<'a> {
-    pub file: String,
+    /// The path as it is (JSON escapes what it must); null for a diagnostic about the
+    /// command line or the run as a whole.
+    pub file: Option<String>,
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub end_line: Option<usize>,
@@ -286,9 +293,9 @@ pub struct JsonDiagnostic<'a> {
 pub fn json_value<'a>(d: &'a Diagnostic, sources: &SourceMap) -> JsonDiagnostic<'a> {
     let p = position(d, sources);
     JsonDiagnostic {
-        file: sanitize(&p.file),
+        file: Some(p.file).filter(|f| !f.is_empty()),
         line: p.start.map(|l| l.line),
-        column: p.start.filter(|_| d.data.is_none()).map(|l| l.column),
+        column: p.start.filter(|_| p.has_column).map(|l| l.column),
         end_line: p.end.map(|l| l.line),
         end_column: p.end.map(|l| l.column),
         severity: d.severity,
@@ -297,7 +304,7 @@ pub fn json_value<'a>(d: &'a Diagnostic, sources: &SourceMap) -> JsonDiagnostic<
         help: d.help.as_deref().map(sanitize),
         notes: d.notes.iter().map(|n| sanitize(n)).collect(),
         record: d.data.as_ref().and_then(|x| x.record),
-        data_column: d.data.as_ref().and_then(|x| x.column.as_deref()).map(sanitize),
+        data_column: d.data.as_ref().and_then(|x| x.column.clone()),
     }
 }
 
@@ -321,7 +328,7 @@ pub fn github(d: &Diagnostic, sources: &SourceMap) -> String {
         .collect();
     if let Some(s) = p.start {
         props.push(format!("line={}", s.line));
-        if d.data.is_none() {
+        if p.has_column {
             props.push(format!("col={}", s.column));
         }
     }
