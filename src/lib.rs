@@ -23,5 +23,6 @@ pub mod suggest;
 pub mod syntax;
 pub mod testing;
 pub mod types;
+pub mod write;
 
 pub use api::{Error, Project};

@@ -116,7 +116,7 @@ fn one_file(path: &Path, mode: Mode, color: bool, out: &mut Out) -> Result<Outco
     match mode {
         Mode::Check | Mode::Diff => report_change(&name, &text, &formatted, mode, out),
         Mode::Write if formatted == text => Ok(Outcome::Ok),
-        Mode::Write => match replace(path, &formatted) {
+        Mode::Write => match kpiblend::write::replace_file(path, &formatted) {
             Ok(()) => Ok(Outcome::Ok),
             Err(e) => {
                 output::eprint(&format!(
@@ -184,24 +184,4 @@ fn report_change(
         out.line(&format!("would reformat: {name}"))?;
     }
     Ok(Outcome::Findings)
-}
-
-/// Replaces the file's contents atomically: a temporary file next to the real one (a
-/// symlink's target, not the link), then a rename over it, keeping its permissions.
-fn replace(path: &Path, text: &str) -> std::io::Result<()> {
-    let target = std::fs::canonicalize(path)?;
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{}.kpiblend-fmt-{}.tmp",
-        file_name.unwrap_or_default(),
-        std::process::id()
-    ));
-    let written = std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::metadata(&target)?.permissions()))
-        .and_then(|()| std::fs::rename(&tmp, &target));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
 }

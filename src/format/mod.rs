@@ -5,7 +5,9 @@
 //!
 //! - One statement per line when it fits in 100 columns. Blank lines between statements
 //!   are kept as paragraph breaks (a run of them becomes one); the file starts with its
-//!   first statement or comment and ends with exactly one line break.
+//!   first statement or comment and ends with exactly one line break. Line breaks are
+//!   the file's: CRLF when its first line ends so (a Windows checkout), else LF; a
+//!   byte-order mark stays.
 //! - Single spaces around binary operators and `=`, `a, b` in lists, nothing inside
 //!   brackets: `avg(calls.wait_s where not calls.abandoned)`, `x in ("a", "b")`.
 //! - `kpi`: clauses in the order `unit`, `target`, `warn`, `min`, `tags`, two spaces
@@ -121,6 +123,12 @@ pub fn format_file(name: &str, text: &str) -> Result<Formatted, Vec<Diagnostic>>
             return Err(parsed.diagnostics.into_iter().map(|d| d.in_file(name)).collect());
         }
         let mut formatted = format_module(text, &parsed.module);
+        // Line endings are the file's, as its first line has them (a Windows checkout's
+        // CRLF stays, and `fmt --check` passes there).
+        let crlf = text.find('\n').is_some_and(|i| text[..i].ends_with('\r'));
+        if crlf && !formatted.refused {
+            formatted.text = formatted.text.replace("\r\n", "\n").replace('\n', "\r\n");
+        }
         formatted.text.insert_str(0, bom);
         Ok(formatted)
     })

@@ -392,7 +392,9 @@ fn paragraphs_line_endings_and_empty_files() {
         "\n\n\nkpi a = 1\n\n\n\nkpi b = 2\nkpi c = 3\n\n\n",
         "kpi a = 1\n\nkpi b = 2\nkpi c = 3\n",
     );
-    assert_eq!(fmt("kpi a = 1\r\n\r\n# c  \r\nkpi b = 2"), "kpi a = 1\n\n# c\nkpi b = 2\n");
+    // CRLF files stay CRLF (the first line break decides).
+    assert_eq!(fmt("kpi a = 1\r\n\r\n# c  \r\nkpi b = 2"), "kpi a = 1\r\n\r\n# c\r\nkpi b = 2\r\n");
+    assert_eq!(fmt("kpi a = 1\n\r\n# c  \r\nkpi b = 2"), "kpi a = 1\n\n# c\nkpi b = 2\n");
     assert_eq!(fmt("kpi a = 1 kpi b = 2"), "kpi a = 1\nkpi b = 2\n");
     assert_eq!(fmt(""), "");
     assert_eq!(fmt("\n  \n"), "");

@@ -39,25 +39,17 @@ impl Session {
         }
         // Saved in the canonical layout (as `kpiblend fmt` would write it).
         let text = crate::format::format_source(&path.display().to_string(), &raw).unwrap_or(raw);
-        let tmp = dir.join(format!(
-            ".{}.tmp",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("kpiblend")
-        ));
-        let result = std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path));
-        match result {
+        match crate::write::replace_file(path, &text) {
             Ok(()) => {
                 let mut reply =
                     Reply::ok(format!("saved {} definitions to {shown}\n", self.stmts.len()));
                 reply.err = self.unsaved_params();
                 reply
             }
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Reply::fail(format!(
-                    "error: cannot write {shown}: {}\n",
-                    crate::check::io_reason(&e)
-                ))
-            }
+            Err(e) => Reply::fail(format!(
+                "error: cannot write {shown}: {}\n",
+                crate::check::io_reason(&e)
+            )),
         }
     }
 

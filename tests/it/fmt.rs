@@ -194,6 +194,28 @@ fn a_byte_order_mark_is_kept_and_not_formatted() {
     assert_eq!(fmt("\u{feff}\r#dim"), Ok("\u{feff}#dim\n".into()));
 }
 
+/// A file whose first line ends in CRLF keeps CRLF line breaks, so `fmt --check` passes on
+/// a Windows checkout (red team: every CRLF file "would reformat").
+#[test]
+fn crlf_line_breaks_are_kept() {
+    let fmt = |text: &str| format::format_file("crlf.kpi", text).map(|f| f.text);
+    assert_eq!(fmt("kpi   x =1\r\nkpi y = 2\r\n"), Ok("kpi x = 1\r\nkpi y = 2\r\n".into()));
+    assert_eq!(fmt("kpi x = 1\r\nkpi y = 2\r\n"), Ok("kpi x = 1\r\nkpi y = 2\r\n".into()));
+    // Mixed: the first line decides; a triple-quoted fixture's lines follow it.
+    let mixed = "dataset t = csv(\"t.csv\")\r\nkpi n = count(t)\ntest \"a\" {\n    t = csv \"\"\"\n        a\r\n        1\n    \"\"\"\n    expect n == 1\n}\n";
+    let out = fmt(mixed).unwrap();
+    assert!(
+        !out.replace("\r\n", "").contains('\n') && !out.replace("\r\n", "").contains('\r'),
+        "{out:?}"
+    );
+    assert_eq!(fmt(&out), Ok(out.clone()), "idempotent");
+    assert_eq!(fmt("kpi   x =1\n"), Ok("kpi x = 1\n".into()), "LF stays LF");
+    let dir = TempDir::new("fmt-crlf");
+    dir.write("w.kpi", "kpi n = 1\r\n");
+    let o = kpiblend(dir.path(), &["fmt", "--check", "w.kpi"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
 #[test]
 fn fmt_reads_standard_input_without_files_or_with_a_dash() {
     let dir = crate::support::TempDir::new("fmt-stdin");

@@ -1513,6 +1513,77 @@ fn f08_the_same_file_given_twice() {
     assert_eq!(o.status.code(), Some(0), "{err}");
 }
 
+/// Files checked together share imports and data: each finding is said once, however
+/// many of the files reach it and however its path is spelt (red team: `check
+/// library/*.kpi` said an error in `datasets.kpi` seven times, and GitHub shows about ten
+/// annotations a step). Paths lose their `./` steps.
+#[test]
+fn f08_files_checked_together_say_each_finding_once() {
+    let dir = TempDir::new("f08-once");
+    dir.write("d.csv", "a,b\n1,2\n");
+    dir.write("base.kpi", "dataset d = csv(\"./d.csv\")\nkpi broken = zz\n");
+    dir.write("a.kpi", "import \"./base.kpi\"\nkpi x = sum(d.nope)\n");
+    dir.write("b.kpi", "import \"base.kpi\"\nkpi y = count(d)\n");
+    let o = support::kpiblend(dir.path(), &["check", "a.kpi", "b.kpi", "base.kpi", "./a.kpi"]);
+    let out = support::stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_eq!(out.matches("error[KB0102]: unknown name `zz`").count(), 1, "{out}");
+    assert_eq!(out.matches("unknown column `nope`").count(), 1, "{out}");
+    assert!(out.ends_with("checked 4 files: 2 errors, 0 warnings\n"), "{out}");
+    let o = support::kpiblend(dir.path(), &["check", "--format", "github", "a.kpi", "b.kpi"]);
+    let annotations = support::stdout(&o);
+    assert_eq!(annotations.lines().count(), 2, "{annotations}");
+    assert!(annotations.contains("file=base.kpi,line=2,col=14,"), "{annotations}");
+}
+
+/// A diagnostic at a place in a KPI file has its column in JSON and GitHub output, a data
+/// file's problem too when it is shown at the `csv(...)` that names the file; one about the
+/// run as a whole has no file (red team: `"column": null` beside an `end_column`, and
+/// `"file": ""`).
+#[test]
+fn json_diagnostics_have_a_column_wherever_they_have_a_place_in_the_source() {
+    let dir = TempDir::new("json-columns");
+    dir.write("t.kpi", "dataset t = csv(\"nope.csv\")\nkpi n = count(t)\n");
+    let o = support::kpiblend(dir.path(), &["check", "--format", "json", "t.kpi"]);
+    let v: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    let d = &v[0];
+    assert_eq!(d["code"], "KB0501", "{v}");
+    assert_eq!(
+        (&d["file"], &d["line"], &d["column"]),
+        (&"t.kpi".into(), &1.into(), &17.into()),
+        "{v}"
+    );
+    let o = support::kpiblend(dir.path(), &["check", "--format", "github", "t.kpi"]);
+    assert!(support::stdout(&o).contains("file=t.kpi,line=1,col=17,"), "{}", support::stdout(&o));
+    let o = support::kpiblend(
+        dir.path(),
+        &["check", "--format", "json", "--data", "nope=x.csv", "t.kpi", "t.kpi"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    let unmatched = v.as_array().unwrap().iter().find(|d| d["code"] == "KB0508").expect("KB0508");
+    assert_eq!(unmatched["file"], serde_json::Value::Null, "{v}");
+}
+
+/// `fmt` run as root over a user's file (a CI container, pre-commit in Docker) leaves it
+/// the user's: the new file gets the old one's owner and group, as its permissions.
+#[cfg(unix)]
+#[test]
+fn fmt_keeps_a_files_owner_and_group() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let dir = TempDir::new("fmt-owner");
+    let file = dir.write("t.kpi", "kpi   n=1\n");
+    if std::os::unix::fs::chown(&file, Some(1001), Some(1002)).is_err() {
+        eprintln!("skipped: giving a file away needs root");
+        return;
+    }
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let o = support::kpiblend(dir.path(), &["fmt", "t.kpi"]);
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "kpi n = 1\n");
+    assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o777), (1001, 1002, 0o640));
+}
+
 /// F09: `fmt` replaces a file by renaming a complete temporary file over it (the inode
 /// changes; no temporary file is left behind).
 #[cfg(unix)]
