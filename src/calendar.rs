@@ -99,26 +99,68 @@ pub fn format_date(days: i64) -> String {
     format!("{sign}{:04}-{m:02}-{d:02}", y.abs())
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` (fractions of a second kept when present)
+/// `YYYY-MM-DDTHH:MM:SSZ`, with the fraction of a second to the microsecond when there is
+/// one (`2026-03-14T09:30:00.25Z`).
 pub fn format_time(seconds: f64) -> String {
     let whole = seconds.floor();
     #[allow(clippy::cast_possible_truncation)]
-    let secs = whole as i64;
+    let (mut secs, mut micros) = (whole as i64, ((seconds - whole) * 1e6).round() as i64);
+    // A fraction that rounds to a whole second is the next second, not `:001.`.
+    if micros >= 1_000_000 {
+        secs += 1;
+        micros = 0;
+    }
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let frac = seconds - whole;
     let s = format!("{}T{:02}:{:02}:{:02}", format_date(days), rem / 3600, rem / 60 % 60, rem % 60);
-    if frac > 0.0 {
-        let f = format!("{frac:.6}");
-        format!("{s}{}Z", f.trim_start_matches('0').trim_end_matches('0'))
+    if micros > 0 {
+        format!("{s}.{}Z", format!("{micros:06}").trim_end_matches('0'))
     } else {
         format!("{s}Z")
+    }
+}
+
+/// Seconds since 1970 of a whole second and a fraction of it (0 ≤ `fraction` < 1), kept
+/// inside that second: added as floats, `9999-12-31T23:59:59.999999` rounds up to the next
+/// second (there, the next year, past the range), and any time then falls on a wrong day
+/// for `day()` or a trend.
+#[allow(clippy::cast_precision_loss)] // |secs| < 2^53 in the supported range
+pub fn time_value(secs: i64, fraction: f64) -> f64 {
+    let t = secs as f64 + fraction;
+    let next = (secs + 1) as f64;
+    if t < next {
+        t
+    } else if next > 0.0 {
+        // The float just below (`f64::next_down`, past this crate's minimum Rust).
+        f64::from_bits(next.to_bits() - 1)
+    } else if next < 0.0 {
+        f64::from_bits(next.to_bits() + 1)
+    } else {
+        -f64::from_bits(1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fraction_that_rounds_up_stays_in_its_second() {
+        let last = days_from_civil(9999, 12, 31) * 86_400 + 86_399;
+        let t = time_value(last, 0.999_999);
+        assert!(t < (last + 1) as f64 && t > last as f64);
+        assert_eq!(format_time(t).get(..19), Some("9999-12-31T23:59:59"));
+        assert_eq!(time_value(0, 0.25), 0.25);
+    }
+
+    #[test]
+    fn times_show_their_fraction_to_the_microsecond() {
+        assert_eq!(format_time(0.25), "1970-01-01T00:00:00.25Z");
+        assert_eq!(format_time(1.000_000_2), "1970-01-01T00:00:01Z");
+        // 0.9999997 s rounds to the next second, not to `:001.`.
+        assert_eq!(format_time(0.999_999_7), "1970-01-01T00:00:01Z");
+        assert_eq!(format_time(-0.5), "1969-12-31T23:59:59.5Z");
+    }
 
     #[test]
     fn round_trips_known_dates() {

@@ -353,8 +353,7 @@ pub(crate) fn time_bytes(b: &[u8]) -> Option<f64> {
         _ => return None,
     };
     let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + sec) - offset;
-    #[allow(clippy::cast_precision_loss)] // |secs| < 2^53: exact
-    Some(secs as f64 + frac)
+    Some(crate::calendar::time_value(secs, frac))
 }
 
 /// Parses a duration into seconds: a plain number of seconds (any form [`parse_number`]

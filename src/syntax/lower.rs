@@ -770,7 +770,7 @@ fn timestamp(text: &str) -> Option<f64> {
     let h: i64 = rest.get(0..2)?.parse().ok()?;
     let mi: i64 = rest.get(3..5)?.parse().ok()?;
     let mut rest = &rest[5..];
-    let mut secs = 0.0;
+    let mut secs: f64 = 0.0;
     if let Some(r) = rest.strip_prefix(':') {
         let end = r.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(r.len());
         secs = r[..end].parse().ok()?;
@@ -792,8 +792,13 @@ fn timestamp(text: &str) -> Option<f64> {
     if h > 23 || mi > 59 || !(0.0..61.0).contains(&secs) {
         return None;
     }
-    #[allow(clippy::cast_precision_loss)]
-    Some((days * 86_400 + h * 3600 + mi * 60 - offset) as f64 + secs)
+    let whole = secs.floor();
+    #[allow(clippy::cast_possible_truncation)] // 0 to 60
+    let secs_whole = whole as i64;
+    Some(crate::calendar::time_value(
+        days * 86_400 + h * 3600 + mi * 60 - offset + secs_whole,
+        secs - whole,
+    ))
 }
 
 fn invalid_date(span: Span, text: &str) -> Diagnostic {

@@ -2537,3 +2537,35 @@ fn a_blend_of_components_all_at_100_scores_exactly_100() {
     // half scores 100 · 4/8 = 50: ⅔·50 + ⅓·100.
     approx("e", blend(&r, "e", &[]).score, 200.0 / 3.0);
 }
+
+/// `9999-12-31T23:59:59.999999Z`, a common "open-ended" placeholder, stays on its day: as
+/// seconds in a float it rounded up to year 10000, and `max`, `day()` and trends failed with
+/// KB0512 (red team). A fraction is shown to the microsecond, never as `:001.`.
+#[test]
+fn a_time_in_the_last_microsecond_of_the_range_stays_on_its_day() {
+    let dir = support::TempDir::new("eval-last-microsecond");
+    dir.write(
+        "t.csv",
+        "id,valid_to\n1,9999-12-31T23:59:59.999999Z\n2,2026-05-01T12:00:00.9999997Z\n",
+    );
+    dir.write(
+        "t.kpi",
+        "dataset t = csv(\"t.csv\") {\n    valid_to: time\n}\n\
+         kpi open_rows = count(t where day(t.valid_to) == 9999-12-31)\n\
+         kpi in_2026 = count(t where t.valid_to < 2026-05-01T12:00:01Z)\n\
+         kpi last = max(t.valid_to)\nkpi first = min(t.valid_to)\n",
+    );
+    let v = eval_json(dir.path(), &["eval", "t.kpi", "--format", "json"]);
+    let cells = &v["rows"][0]["cells"];
+    assert_eq!(
+        (cells[0]["value"].as_f64(), cells[1]["value"].as_f64()),
+        (Some(1.0), Some(1.0)),
+        "{v}"
+    );
+    let end = (days_from_civil(9999, 12, 31) + 1) as f64 * 86_400.0;
+    let last = cells[2]["value"].as_f64().unwrap();
+    assert!(last < end && last > end - 1e-3, "{last}");
+    let table = support::stdout(&support::kpiblend(dir.path(), &["eval", "t.kpi"]));
+    assert!(table.contains("2026-05-01T12:00:01Z"), "{table}");
+    assert!(table.contains("9999-12-31T23:59:59.99"), "{table}");
+}
