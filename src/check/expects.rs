@@ -137,7 +137,21 @@ pub(super) fn resolve(program: &Program, e: &ast::Expect) -> Result<ExpectDef, D
             .also(first, "first picked here"));
         }
         first_pick.push((d, dim.span));
-        picks.push((d, fold(program, value)?));
+        let pick = fold(program, value)?;
+        if let Some(help) = never_picked(&program.dims[d].ty, value, &pick) {
+            return Err(error_at(
+                Code::TypeMismatch,
+                format!(
+                    "dim `{}` is {}: this value matches none of its groups",
+                    dim.name,
+                    program.dims[d].ty.describe()
+                ),
+                value.span,
+                "never matches",
+            )
+            .help(help));
+        }
+        picks.push((d, pick));
     }
     picks.sort_by_key(|(d, _)| *d);
     Ok(ExpectDef { item, field, picks, op: e.op, expected, within })
@@ -210,4 +224,25 @@ fn fold(program: &Program, e: &ast::Expr) -> Result<Const, Diagnostic> {
         }
         _ => return Err(not_constant()),
     })
+}
+
+/// Why a pick can match no group of a dim of this type, as a help (`test` would say "no
+/// such group"): a number for a true/false dim, true/false for a number, date or time, a
+/// date literal for a time dim or a time for a date dim. Text picks match by how they
+/// parse, so they are left to the data.
+fn never_picked(ty: &crate::types::Ty, value: &ast::Expr, pick: &Const) -> Option<String> {
+    use crate::types::Ty;
+    match (ty, &value.kind, pick) {
+        (Ty::Bool, _, Const::Num(_)) => Some("pick `true` or `false`".into()),
+        (Ty::Num(_), _, Const::Bool(_)) => Some("pick a number".into()),
+        (Ty::Date, _, Const::Bool(_)) | (Ty::Date, ExprKind::Time(_), _) => {
+            Some("pick a date: `2026-03-01`".into())
+        }
+        (Ty::Time, ExprKind::Date(d), _) => Some(format!(
+            "a time dim's groups are times: pick `{}T00:00:00Z` for midnight, or group by the date: `dim day = day(...)`",
+            crate::calendar::format_date(*d)
+        )),
+        (Ty::Time, _, Const::Bool(_)) => Some("pick a time: `2026-03-01T09:00:00Z`".into()),
+        _ => None,
+    }
 }
