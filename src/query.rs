@@ -8,6 +8,7 @@
 use crate::calendar;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::program::{ItemRef, Program};
+use crate::source::{FileId, SourceFile, SourceMap, Span};
 use crate::types::ColumnType;
 
 /// Name of the view a query defines.
@@ -66,6 +67,52 @@ impl Grain {
     }
 }
 
+/// A query's definitions: their text, the items left out (see
+/// [`Query::definitions_skipping`]) and where the parts typed on the command line sit.
+#[derive(Debug, Clone)]
+pub struct QueryText {
+    pub text: String,
+    pub skipped: Vec<String>,
+    pub pasted: Vec<Pasted>,
+}
+
+/// A part of the query typed on the command line, and where it sits in the text.
+#[derive(Debug, Clone)]
+pub struct Pasted {
+    /// The flag it was typed after: `--kpi`, `--by`, `--where`.
+    pub flag: &'static str,
+    pub range: std::ops::Range<usize>,
+}
+
+impl QueryText {
+    /// Points diagnostics at what the user typed: a label inside a part typed on the
+    /// command line moves to a source named after its flag (`--where`) that holds that
+    /// part, so `--where 'zz'` is an error at `--where:1:1`, not inside a view the user
+    /// never wrote. `name` is the query text's file name among `sources`.
+    pub fn relocate(&self, diagnostics: &mut [Diagnostic], sources: &mut SourceMap, name: &str) {
+        let Some(file) = sources.files().find(|(_, f)| f.name == name).map(|(id, _)| id) else {
+            return;
+        };
+        let mut moved: Vec<Option<FileId>> = vec![None; self.pasted.len()];
+        for label in diagnostics.iter_mut().flat_map(|d| d.labels.iter_mut()) {
+            let span = label.span;
+            let Some(i) = self.pasted.iter().position(|p| {
+                span.file == file
+                    && p.range.start <= span.range().start
+                    && span.range().end <= p.range.end
+            }) else {
+                continue;
+            };
+            let p = &self.pasted[i];
+            let id = *moved[i].get_or_insert_with(|| {
+                sources.add(SourceFile::new(p.flag, self.text[p.range.clone()].to_string()))
+            });
+            let start = span.range().start - p.range.start;
+            label.span = Span::new(id, start, start + span.range().len());
+        }
+    }
+}
+
 /// What to compute.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
@@ -94,10 +141,17 @@ impl Query {
         &self,
         program: &Program,
     ) -> Result<(String, Vec<String>), Diagnostic> {
+        self.definitions_placed(program).map(|q| (q.text, q.skipped))
+    }
+
+    /// As [`Query::definitions_skipping`], with where each part typed on the command
+    /// line sits in the text, for [`QueryText::relocate`].
+    pub fn definitions_placed(&self, program: &Program) -> Result<QueryText, Diagnostic> {
         self.validate()?;
         let mut text = String::new();
         let mut by: Vec<String> = self.by.iter().map(|s| s.trim().to_string()).collect();
         let mut conditions: Vec<String> = self.filter.iter().map(|f| format!("({f})")).collect();
+        let mut pasted = Vec::new();
         // Datasets the grouping needs to reach: the dims' and, for periods, the time column's.
         let mut targets: Vec<usize> =
             by.iter().filter_map(|d| program.dim(d)).map(|d| program.dims[d].home).collect();
@@ -143,14 +197,56 @@ impl Query {
         } else {
             self.items.iter().map(|s| s.trim()).collect::<Vec<_>>().join(", ")
         };
-        text.push_str(&format!("view {VIEW} =\n{items}\n"));
+        text.push_str(&format!("view {VIEW} =\n"));
+        if self.items.is_empty() {
+            text.push_str(&items);
+        } else {
+            for (i, item) in self.items.iter().map(|s| s.trim()).enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                pasted.push(Pasted { flag: "--kpi", range: text.len()..text.len() + item.len() });
+                text.push_str(item);
+            }
+        }
+        text.push('\n');
         if !by.is_empty() {
-            text.push_str(&format!("by {}\n", by.join(", ")));
+            text.push_str("by ");
+            // The period dim a trend adds comes first; the rest are `--by`'s.
+            let added = by.len() - self.by.len();
+            for (i, d) in by.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                if i >= added {
+                    pasted.push(Pasted { flag: "--by", range: text.len()..text.len() + d.len() });
+                }
+                text.push_str(d);
+            }
+            text.push('\n');
         }
         if !conditions.is_empty() {
-            text.push_str(&format!("where {}\n", conditions.join("\nand ")));
+            text.push_str("where ");
+            for (i, c) in conditions.iter().enumerate() {
+                if i > 0 {
+                    text.push_str("\nand ");
+                }
+                match (&self.filter, i) {
+                    (Some(f), 0) => {
+                        text.push('(');
+                        pasted.push(Pasted {
+                            flag: "--where",
+                            range: text.len()..text.len() + f.len(),
+                        });
+                        text.push_str(f);
+                        text.push(')');
+                    }
+                    _ => text.push_str(c),
+                }
+            }
+            text.push('\n');
         }
-        Ok((text, skipped))
+        Ok(QueryText { text, skipped, pasted })
     }
 }
 

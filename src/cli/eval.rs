@@ -147,8 +147,9 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         || args.to.is_some()
         || query.trend.is_some();
     if is_query {
-        let text = match query.definitions_skipping(&checked.program) {
-            Ok((t, skipped)) => {
+        let placed = match query.definitions_placed(&checked.program) {
+            Ok(placed) => {
+                let skipped = &placed.skipped;
                 if !skipped.is_empty() {
                     // What their data cannot reach: the dims, the periods' time column.
                     let mut how = Vec::new();
@@ -168,15 +169,17 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
                         skipped.join(", ")
                     ));
                 }
-                t
+                placed
             }
             Err(d) => {
                 print_all(&[d], &checked.program, err_color);
                 return Ok(Outcome::Failure);
             }
         };
-        let opts = CheckOptions { extra: vec![(QUERY_FILE.into(), text)], ..base };
+        let opts = CheckOptions { extra: vec![(QUERY_FILE.into(), placed.text.clone())], ..base };
         checked = file.check(&opts);
+        // Mistakes in `--kpi`, `--by` and `--where` are shown in what was typed there.
+        placed.relocate(&mut checked.diagnostics, &mut checked.program.sources, QUERY_FILE);
         if !report_diagnostics(&checked, err_color) {
             return Ok(super::failure_kind(&checked));
         }

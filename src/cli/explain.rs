@@ -116,6 +116,8 @@ pub fn run(args: &ExplainArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     Ok(Outcome::Ok)
 }
 
+const QUERY_FILE: &str = "<command line>";
+
 /// Checks the file with the period's query and evaluates it.
 fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Result<Report, Outcome> {
     let schemas = eval::FileSchemas;
@@ -145,13 +147,14 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
         Some(_) => &Query { items: vec![args.kpi.clone(), explain::VOLUME.into()], ..q.clone() },
         None => q,
     };
-    let text = q.definitions(&checked.program).map_err(|d| {
+    let placed = q.definitions_placed(&checked.program).map_err(|d| {
         show(&[d], &checked.program);
         Outcome::Failure
     })?;
-    let text = volume.unwrap_or_default() + &text;
-    let checked =
-        file.check(&CheckOptions { extra: vec![("<command line>".into(), text)], ..base });
+    // The query's text after the divisor's definition, whose text is the KPI's own.
+    let text = placed.text.clone() + &volume.unwrap_or_default();
+    let mut checked = file.check(&CheckOptions { extra: vec![(QUERY_FILE.into(), text)], ..base });
+    placed.relocate(&mut checked.diagnostics, &mut checked.program.sources, QUERY_FILE);
     if checked.has_errors() {
         show(&checked.diagnostics, &checked.program);
         return Err(super::failure_kind(&checked));

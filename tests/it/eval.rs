@@ -2569,3 +2569,24 @@ fn a_time_in_the_last_microsecond_of_the_range_stays_on_its_day() {
     assert!(table.contains("2026-05-01T12:00:01Z"), "{table}");
     assert!(table.contains("9999-12-31T23:59:59.99"), "{table}");
 }
+
+/// A mistake in `--kpi`, `--by` or `--where` is shown in what was typed after the flag, not
+/// in the view kpiblend writes from them (red team: `<command line>:3:8`, `where (zz)`).
+#[test]
+fn query_flag_mistakes_are_shown_where_they_were_typed() {
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["--where", "zz"], " --> --where:1:1\n  |\n1 | zz\n  | ^^ not defined\n", "KB0102"),
+        (&["--by", "site,zz"], " --> --by:1:1\n  |\n1 | zz\n", "KB0102"),
+        (&["--kpi", "aht,zz"], " --> --kpi:1:1\n  |\n1 | zz\n", "KB0102"),
+        (&["--trend", "week", "--kpi", "zz"], " --> --kpi:1:1\n", "KB0102"),
+        (&["--where", "calls.site == 1"], " --> --where:1:1\n  |\n1 | calls.site == 1\n", "KB0201"),
+    ];
+    for (flags, place, code) in cases {
+        let args = [&["eval", "examples/contact_center.kpi"][..], flags].concat();
+        let out = support::kpiblend(&support::root(), &args);
+        let err = support::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {err}");
+        assert!(err.starts_with(&format!("error[{code}]")), "{flags:?}: {err}");
+        assert!(err.contains(place), "{flags:?}: {err}");
+    }
+}
