@@ -35,7 +35,7 @@ pub fn read_source(path: &Path) -> Result<String, (Code, String)> {
             Code::NotUtf8,
             format!(
                 "{}:{line}:{column}: file is not valid UTF-8 (byte 0x{:02X})",
-                path.display(),
+                shown(path),
                 bytes[at]
             ),
         )
@@ -61,35 +61,26 @@ pub fn read_checked(
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, (Code, String)> {
     let meta = std::fs::metadata(path).map_err(|e| {
-        (Code::CannotRead, format!("cannot read {}: {}", path.display(), io_reason(&e)))
+        (Code::CannotRead, format!("cannot read {}: {}", shown(path), io_reason(&e)))
     })?;
     if meta.is_dir() {
-        return Err((
-            Code::CannotRead,
-            format!("cannot read {}: it is a directory", path.display()),
-        ));
+        return Err((Code::CannotRead, format!("cannot read {}: it is a directory", shown(path))));
     }
     if !meta.is_file() {
-        return Err((
-            Code::CannotRead,
-            format!("cannot read {}: not a regular file", path.display()),
-        ));
+        return Err((Code::CannotRead, format!("cannot read {}: not a regular file", shown(path))));
     }
     if meta.len() > MAX_SOURCE_BYTES {
-        return Err((Code::FileTooLarge, too_large(&path.display().to_string(), meta.len())));
+        return Err((Code::FileTooLarge, too_large(&shown(path), meta.len())));
     }
     let file = std::fs::File::open(path).map_err(|e| {
-        (Code::CannotRead, format!("cannot read {}: {}", path.display(), io_reason(&e)))
+        (Code::CannotRead, format!("cannot read {}: {}", shown(path), io_reason(&e)))
     })?;
     let mut bytes = Vec::new();
     file.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| {
-        (Code::CannotRead, format!("cannot read {}: {}", path.display(), io_reason(&e)))
+        (Code::CannotRead, format!("cannot read {}: {}", shown(path), io_reason(&e)))
     })?;
     if bytes.len() as u64 > MAX_SOURCE_BYTES {
-        return Err((
-            Code::FileTooLarge,
-            too_large(&path.display().to_string(), bytes.len() as u64),
-        ));
+        return Err((Code::FileTooLarge, too_large(&shown(path), bytes.len() as u64)));
     }
     Ok(bytes)
 }
@@ -258,4 +249,9 @@ fn cycle_text(chain: &[String]) -> String {
 fn display(path: &Path) -> String {
     let s = path.display().to_string();
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}
+
+/// A path in a message: on one line, control characters escaped (`import "a\nb"`).
+fn shown(path: &Path) -> String {
+    crate::render::escape::sanitize_line(&path.display().to_string())
 }

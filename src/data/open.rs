@@ -19,7 +19,9 @@ use super::source::io_reason;
 /// A [`LoadError`] without a line whose message names the path and the reason.
 pub fn open_data_file(path: &Path) -> Result<File, LoadError> {
     let shown = path.display().to_string();
-    let fail = |reason: String| LoadError::file(&shown, format!("cannot open {shown}: {reason}"));
+    // The message names the path on one line (a triple-quoted `csv("""…""")` is a path too).
+    let line = crate::render::escape::sanitize_line(&shown);
+    let fail = |reason: String| LoadError::file(&shown, format!("cannot open {line}: {reason}"));
     let meta = fs::metadata(path).map_err(|e| fail(io_reason(&e)))?;
     if !meta.is_file() {
         return Err(fail(not_regular(&meta)));

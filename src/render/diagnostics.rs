@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
-use super::escape::sanitize;
+use super::escape::{sanitize, sanitize_line};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::{LineCol, SourceMap};
 
@@ -110,7 +110,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
         format!(
             "{pad}{} {}:{}:{}\n",
             paint(st.gutter, arrow),
-            sanitize(&pos.file),
+            sanitize_line(&pos.file),
             lc.line,
             lc.column
         )
@@ -118,7 +118,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
     match (&pos.start, &d.data) {
         (Some(lc), None) => out.push_str(&source_place("-->", lc)),
         (_, Some(data)) => {
-            let mut at = sanitize(&data.path);
+            let mut at = sanitize_line(&data.path);
             if let Some(l) = data.line {
                 let _ = write!(at, ":{l}");
             }
@@ -127,7 +127,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
                 extra.push(format!("record {r}"));
             }
             if let Some(c) = &data.column {
-                extra.push(format!("column `{}`", sanitize(c)));
+                extra.push(format!("column `{}`", sanitize_line(c)));
             }
             if !extra.is_empty() {
                 let _ = write!(at, " ({})", extra.join(", "));
@@ -139,7 +139,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
             }
         }
         (None, None) if !pos.file.is_empty() => {
-            let _ = writeln!(out, "{pad}{} {}", paint(st.gutter, "-->"), sanitize(&pos.file));
+            let _ = writeln!(out, "{pad}{} {}", paint(st.gutter, "-->"), sanitize_line(&pos.file));
         }
         _ => {}
     }

@@ -1564,6 +1564,20 @@ fn json_diagnostics_have_a_column_wherever_they_have_a_place_in_the_source() {
     assert_eq!(unmatched["file"], serde_json::Value::Null, "{v}");
 }
 
+/// A path with a line break (an import, or a triple-quoted string used as a data path) is
+/// named on one line, its break escaped, in the message and the `-->` line (red team).
+#[test]
+fn x07_paths_with_line_breaks_are_named_on_one_line() {
+    let dir = TempDir::new("x07-path-lines");
+    dir.write("i.kpi", "import \"a\\nb.kpi\"\n");
+    dir.write("d.kpi", "dataset t = csv(\"\"\"\n  a\n  1\n\"\"\")\nkpi n = count(t)\n");
+    let o = support::kpiblend(dir.path(), &["check", "i.kpi", "d.kpi"]);
+    let out = support::stdout(&o);
+    assert!(out.contains("error[KB0109]: cannot read a\\u{a}b.kpi: "), "{out}");
+    assert!(out.contains("error[KB0501]: cannot open a\\u{a}1\\u{a}: "), "{out}");
+    assert!(out.contains(" --> a\\u{a}1\\u{a}\n"), "{out}");
+}
+
 /// `fmt` run as root over a user's file (a CI container, pre-commit in Docker) leaves it
 /// the user's: the new file gets the old one's owner and group, as its permissions.
 #[cfg(unix)]
