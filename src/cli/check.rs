@@ -27,7 +27,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub deny_warnings: bool,
     /// Override a dataset's file: NAME=PATH
-    #[arg(long = "data", value_name = "NAME=PATH", value_parser = super::parse_data_override)]
+    #[arg(long = "data", value_name = "NAME=PATH", value_parser = super::data_override())]
     pub data: Vec<(String, PathBuf)>,
 }
 

@@ -41,7 +41,7 @@ pub struct ExplainArgs {
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param_override)]
     pub params: Vec<(String, String)>,
     /// Read a dataset from another file: NAME=PATH
-    #[arg(long = "data", value_name = "NAME=PATH", value_parser = super::parse_data_override)]
+    #[arg(long = "data", value_name = "NAME=PATH", value_parser = super::data_override())]
     pub data: Vec<(String, PathBuf)>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]

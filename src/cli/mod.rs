@@ -160,7 +160,34 @@ pub fn use_color(choice: ColorChoice, stream_is_terminal: bool) -> bool {
 }
 
 /// `NAME=PATH` for `--data`.
-pub fn parse_data_override(s: &str) -> Result<(String, PathBuf), String> {
+/// `NAME=PATH` for `--data`, the path as any bytes the system allows (a Latin-1 file name).
+pub fn data_override() -> impl clap::builder::TypedValueParser<Value = (String, PathBuf)> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::OsStringValueParser::new().try_map(|s: std::ffi::OsString| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+            let bytes = s.into_vec();
+            let shown = String::from_utf8_lossy(&bytes).into_owned();
+            let usage = || format!("expected NAME=PATH, found `{shown}`");
+            let at = bytes.iter().position(|&b| b == b'=').ok_or_else(usage)?;
+            let name = std::str::from_utf8(&bytes[..at]).map_err(|_| usage())?;
+            let path = std::ffi::OsStr::from_bytes(&bytes[at + 1..]);
+            if name.is_empty() || path.is_empty() {
+                return Err(usage());
+            }
+            Ok((name.to_string(), PathBuf::from(path)))
+        }
+        #[cfg(not(unix))]
+        match s.to_str() {
+            Some(s) => parse_data_override(s),
+            None => Err("expected NAME=PATH in UTF-8".to_string()),
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn parse_data_override(s: &str) -> Result<(String, PathBuf), String> {
     let (name, path) =
         s.split_once('=').ok_or_else(|| format!("expected NAME=PATH, found `{s}`"))?;
     if name.is_empty() || path.is_empty() {

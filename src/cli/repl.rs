@@ -29,7 +29,7 @@ pub struct ReplArgs {
     /// A KPI file to load first
     pub file: Option<PathBuf>,
     /// Read a dataset from another file: NAME=PATH
-    #[arg(long = "data", value_name = "NAME=PATH", value_parser = super::parse_data_override)]
+    #[arg(long = "data", value_name = "NAME=PATH", value_parser = super::data_override())]
     pub data: Vec<(String, PathBuf)>,
     /// Override a param: NAME=VALUE
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = super::parse_param_override)]

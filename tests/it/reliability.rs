@@ -1435,6 +1435,22 @@ fn f06_non_utf8_file_names_work() {
     let o = Command::new(env!("CARGO_BIN_EXE_kpiblend")).arg("check").arg(&kpi).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert_no_panic(&o);
+    // `--data` names such a file too (red team: clap refused it as invalid UTF-8).
+    std::fs::write(&kpi, "dataset t = csv(\"none.csv\")\nkpi n = count(t)\n").unwrap();
+    let mut data = std::ffi::OsString::from("t=");
+    data.push(std::ffi::OsStr::from_bytes(b"d\xff/t.csv"));
+    let o = Command::new(env!("CARGO_BIN_EXE_kpiblend"))
+        .current_dir(dir.path())
+        .arg("eval")
+        .arg(&kpi)
+        .arg("--data")
+        .arg(&data)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", support::stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+    assert_eq!(json["rows"][0]["cells"][0]["value"], 2.0);
 }
 
 /// F07: `-` reads standard input (`fmt`); the data of `eval` is not read from it.
