@@ -49,6 +49,9 @@ pub struct Explanation {
     pub before: Option<f64>,
     pub after: Option<f64>,
     pub change: Option<f64>,
+    /// The KPI is the sum of its groups' values (a count, a sum), not their mean: the
+    /// change is all the groups' own (`rate`, the sum of their changes), `mix` is 0.
+    pub additive: bool,
     /// Σ (w₂ − w₁) r₁ over groups with a value in both periods.
     pub mix: f64,
     /// Σ w₂ (r₂ − r₁) over the same groups.
@@ -177,9 +180,20 @@ pub fn explain(kpi: &str, before: &Report, after: &Report) -> Explanation {
     let is_mean = |total: Option<f64>, mean: f64| {
         total.is_none_or(|t| (t - mean).abs() <= 1e-9 * t.abs().max(mean.abs()).max(1.0))
     };
-    if !is_mean(tb, weighted(|g| g.before, |g| g.volume_before, total_before))
-        || !is_mean(ta, weighted(|g| g.after, |g| g.volume_after, total_after))
-    {
+    let mean = is_mean(tb, weighted(|g| g.before, |g| g.volume_before, total_before))
+        && is_mean(ta, weighted(|g| g.after, |g| g.volume_after, total_after));
+    // A count or a sum is the sum of its groups, not their mean: its change is the sum of
+    // theirs (a group in one period only counts from or to nothing), with no mix to split.
+    let sum_of = |value: fn(&GroupChange) -> Option<f64>| groups.iter().filter_map(value).sum();
+    let additive = !mean
+        && !groups.is_empty()
+        && is_mean(tb, sum_of(|g| g.before))
+        && is_mean(ta, sum_of(|g| g.after));
+    let (mix, rate) =
+        if additive { (0.0, sum_of(|g| g.after) - sum_of(|g| g.before)) } else { (mix, rate) };
+    if additive {
+        residual_causes.clear();
+    } else if !mean {
         residual_causes.push(ResidualCause::NotAWeightedMean);
     }
     Explanation {
@@ -188,6 +202,7 @@ pub fn explain(kpi: &str, before: &Report, after: &Report) -> Explanation {
         before: tb,
         after: ta,
         change,
+        additive,
         mix,
         rate,
         residual: change.map(|c| c - mix - rate),

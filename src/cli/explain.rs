@@ -235,8 +235,17 @@ fn human(e: &Explanation, after: &Report, args: &ExplainArgs) -> String {
     let _ = writeln!(out, "\noverall: {} → {}", v(e.before), v(e.after));
     if let Some(c) = e.change {
         let _ = writeln!(out, "change:  {}", change(c));
-        let _ = writeln!(out, "  due to mix (volume moving between groups):  {}", change(e.mix));
-        let _ = writeln!(out, "  due to rate (values changing within groups): {}", change(e.rate));
+        if e.additive {
+            let _ = writeln!(
+                out,
+                "  the groups add up to the total, so the change is the sum of theirs (no mix to split)"
+            );
+        } else {
+            let _ =
+                writeln!(out, "  due to mix (volume moving between groups):  {}", change(e.mix));
+            let _ =
+                writeln!(out, "  due to rate (values changing within groups): {}", change(e.rate));
+        }
         if let Some(r) = e.residual.filter(|r| r.abs() > 1e-9 * c.abs().max(1.0)) {
             let causes: Vec<&str> = e.residual_causes.iter().map(|c| c.text()).collect();
             let why =
