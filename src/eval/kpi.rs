@@ -405,16 +405,16 @@ impl Engine<'_> {
             })
             .collect();
         let guard = blend.guard.as_ref().map(|expr| {
-            let insufficient = guard_kpis(expr)
-                .iter()
-                .any(|&k| self.kpi_cell(t, k, g).status == Status::Insufficient);
-            let holds = if insufficient {
-                None
-            } else {
-                match self.kpi_expr(&t.dims, t, expr, g).0 {
-                    Value::Bool(b) => Some(b),
-                    _ => None,
-                }
+            // An insufficient KPI is unknown in the guard (null, with SQL's three-valued
+            // logic): `csat >= 4 and fcr >= 70%` is false when fcr misses, whatever csat.
+            let insufficient: Vec<KpiId> = guard_kpis(expr)
+                .into_iter()
+                .filter(|&k| self.kpi_cell(t, k, g).status == Status::Insufficient)
+                .collect();
+            let expr = &unknowing(expr, &insufficient);
+            let holds = match self.kpi_expr(&t.dims, t, expr, g).0 {
+                Value::Bool(b) => Some(b),
+                _ => None,
             };
             let mut failed = Vec::new();
             if holds == Some(false) {
@@ -471,6 +471,35 @@ impl Engine<'_> {
             KpiExpr::Unary(UnaryOp::Neg, x) => format!("-{}", self.describe(x)),
             _ => "…".into(),
         }
+    }
+}
+
+/// The expression with what reads these KPIs (the KPI, its change, a correlation with it)
+/// made null.
+fn unknowing(e: &KpiExpr, unknown: &[KpiId]) -> KpiExpr {
+    let recurse = |x: &KpiExpr| Box::new(unknowing(x, unknown));
+    match e {
+        KpiExpr::Kpi(k) | KpiExpr::Change { kpi: k, .. } if unknown.contains(k) => {
+            KpiExpr::Const(Value::Null)
+        }
+        KpiExpr::Corr { a, b, .. } if unknown.contains(a) || unknown.contains(b) => {
+            KpiExpr::Const(Value::Null)
+        }
+        KpiExpr::Unary(op, x) => KpiExpr::Unary(*op, recurse(x)),
+        KpiExpr::Binary(op, a, b) => KpiExpr::Binary(*op, recurse(a), recurse(b)),
+        KpiExpr::IsNull(x, negated) => KpiExpr::IsNull(recurse(x), *negated),
+        KpiExpr::Case { operand, whens, otherwise } => KpiExpr::Case {
+            operand: operand.as_deref().map(recurse),
+            whens: whens
+                .iter()
+                .map(|(w, t)| (unknowing(w, unknown), unknowing(t, unknown)))
+                .collect(),
+            otherwise: otherwise.as_deref().map(recurse),
+        },
+        KpiExpr::Func(f, args) => {
+            KpiExpr::Func(*f, args.iter().map(|x| unknowing(x, unknown)).collect())
+        }
+        other => other.clone(),
     }
 }
 

@@ -1388,6 +1388,45 @@ fn a_false_guard_breaches_whatever_the_components() {
     assert_eq!((b.verdict, b.score), (Verdict::Insufficient, None));
 }
 
+/// An insufficient KPI is unknown in a guard, with SQL's three-valued logic: `and` with a
+/// false part is false whatever the unknown one, so the blend breaches; `or` with a true part
+/// holds (red team: the library's `cost_with_csat` was `insufficient` in a week where
+/// `fcr >= 70%` failed, hiding the breach).
+#[test]
+fn a_guard_is_false_when_a_known_part_makes_it_false_whatever_an_insufficient_kpi() {
+    let r = scorecard(
+        r#"
+        dataset t = csv("t.csv") { x: number  y: number }
+        kpi one = avg(t.x) target >= 1
+        kpi nul = avg(t.y) target >= 1
+        kpi few = avg(t.x) target >= 1 min 5
+        kpi two = avg(t.x) target >= 0
+        blend and_false = one with two guard nul >= 1 and one > 5
+        blend false_and = one with two guard one > 5 and few >= 0
+        blend and_true = one with two guard nul >= 1 and one > 0
+        blend or_true = one with two guard nul >= 1 or one > 0
+        blend or_false = one with two guard few >= 0 or one > 5
+        "#,
+        &[("t", "x,y\n1,\n")],
+    );
+    for name in ["and_false", "false_and"] {
+        let b = blend(&r, name, &[]);
+        assert_eq!(b.guard.as_ref().unwrap().holds, Some(false), "{name}");
+        assert_eq!((b.verdict, b.score), (Verdict::Breach, Some(0.0)), "{name}");
+        // only the known part is named as failing
+        assert_eq!(b.guard.as_ref().unwrap().failed.len(), 1, "{name}: {:?}", b.guard);
+        assert!(b.guard.as_ref().unwrap().failed[0].starts_with("one > 5"), "{name}");
+    }
+    for name in ["and_true", "or_false"] {
+        let b = blend(&r, name, &[]);
+        assert_eq!(b.guard.as_ref().unwrap().holds, None, "{name}");
+        assert_eq!((b.verdict, b.score), (Verdict::Insufficient, None), "{name}");
+    }
+    let b = blend(&r, "or_true", &[]);
+    assert_eq!(b.guard.as_ref().unwrap().holds, Some(true));
+    assert_eq!(b.verdict, Verdict::Pass);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Row expressions: case, in, is null, coalesce, three-valued logic, rate
 // ---------------------------------------------------------------------------------------------
