@@ -86,6 +86,9 @@ impl<'p, R: Read> Source<'p, R> {
                 if next.saturating_sub(start) > self.max_record as u64 {
                     return Err(self.too_large(start, Some(meta)));
                 }
+                if let Some(err) = self.reopened_quote(meta) {
+                    return Err(err);
+                }
                 Ok(Some(meta))
             }
             Ok(false) => match self.last {
@@ -178,6 +181,54 @@ impl<'p, R: Read> Source<'p, R> {
             .with_help(
                 "a field that starts with `\"` runs until the next lone `\"`; write quotes inside \
                  a quoted field as `\"\"`",
+            )
+        })
+    }
+
+    /// If the record `meta` has a quoted field that spans line breaks and goes on after its
+    /// closing quote (`1,10,"` … `3,30,screen 12" wide`), the error saying so: a lone `"` in a
+    /// cell opened it, and the records up to the next quote became one field. Read as
+    /// PostgreSQL does, they would vanish without a word.
+    fn reopened_quote(&mut self, meta: Meta) -> Option<LoadError> {
+        let t = self.rdr.get_mut();
+        let raw = t.held(meta.start, meta.end);
+        let body = raw.trim_ascii_end();
+        if !body.iter().any(|&c| c == b'\n' || c == b'\r') {
+            return None;
+        }
+        let scan = scan_record(raw, self.delimiter);
+        let (open, text) = scan.reopened?;
+        let field = scan.field_starts.partition_point(|&f| f <= open).saturating_sub(1);
+        // The closing quote in its line: `screen 12" wide`.
+        let stop = |c: &char| *c != '\n' && *c != '\r' && *c != char::from(self.delimiter);
+        let before: Vec<char> = String::from_utf8_lossy(&raw[..text - 1])
+            .chars()
+            .rev()
+            .take_while(stop)
+            .take(20)
+            .collect();
+        let after: String =
+            String::from_utf8_lossy(&raw[text..]).chars().take_while(stop).take(20).collect();
+        let snippet = format!("{}\"{after}", before.iter().rev().collect::<String>());
+        let (ol, oc) = (t.line_at(meta.start + open as u64), t.column_at(meta.start + open as u64));
+        let (cl, cc) =
+            (t.line_at(meta.start + text as u64 - 1), t.column_at(meta.start + text as u64 - 1));
+        Some(LoadError {
+            record: (meta.number > 0).then_some(meta.number),
+            column: self.names.get(field).filter(|_| meta.number > 0).cloned(),
+            ..LoadError::at(
+                self.path,
+                ol,
+                format!(
+                    "quote opened at line {ol} col {oc} closes at line {cl} col {cc}, inside `{}`: \
+                     the {} line breaks between were read as text, joining lines {ol}–{cl} into one record",
+                    crate::render::escape::sanitize_line(&snippet),
+                    cl - ol,
+                ),
+            )
+            .with_help(
+                "a field that starts with `\"` runs until the next lone `\"`; a `\"` in a value needs \
+                 the whole value quoted and the quote doubled: `\"screen 12\"\" wide\"`",
             )
         })
     }

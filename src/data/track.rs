@@ -67,6 +67,10 @@ pub(crate) struct Scan {
     pub field_starts: Vec<usize>,
     /// Offset of the quote that opened a field which is still open at the end of the slice.
     pub open_quote: Option<usize>,
+    /// A quoted field that spans line breaks and is followed by more text (`"… 12" wide`):
+    /// the offsets of its opening quote and of that text. A lone `"` in a cell reads this
+    /// way, the records up to the next quote swallowed into one field.
+    pub reopened: Option<(usize, usize)>,
 }
 
 /// Walks one record from its first byte; stops at the record's terminator or the slice's end.
@@ -74,13 +78,18 @@ pub(crate) fn scan_record(b: &[u8], delim: u8) -> Scan {
     let mut state = Lex::FieldStart;
     let mut field_starts = vec![0];
     let mut opened = 0;
+    let (mut quoted_break, mut reopened) = (false, None);
     for (i, &c) in b.iter().enumerate() {
         state = match (state, c) {
             (Lex::Quoted, b'"') => Lex::QuoteInQuoted,
+            (Lex::Quoted, b'\r' | b'\n') => {
+                quoted_break = true;
+                Lex::Quoted
+            }
             (Lex::Quoted, _) => Lex::Quoted,
             (Lex::QuoteInQuoted, b'"') => Lex::Quoted,
             (_, b'\r' | b'\n') => {
-                return Scan { field_starts, open_quote: None };
+                return Scan { field_starts, open_quote: None, reopened };
             }
             (_, c) if c == delim => {
                 field_starts.push(i + 1);
@@ -88,12 +97,19 @@ pub(crate) fn scan_record(b: &[u8], delim: u8) -> Scan {
             }
             (Lex::FieldStart, b'"') => {
                 opened = i;
+                quoted_break = false;
                 Lex::Quoted
+            }
+            (Lex::QuoteInQuoted, _) => {
+                if quoted_break && reopened.is_none() {
+                    reopened = Some((opened, i));
+                }
+                Lex::Unquoted
             }
             _ => Lex::Unquoted,
         };
     }
-    Scan { field_starts, open_quote: (state == Lex::Quoted).then_some(opened) }
+    Scan { field_starts, open_quote: (state == Lex::Quoted).then_some(opened), reopened }
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
