@@ -233,6 +233,10 @@ pub fn referenced_columns(program: &Program, id: DatasetId) -> Vec<String> {
     for view in &program.views {
         view.filter.iter().for_each(&mut visit);
     }
+    // A declared type is checked in every row, read by a KPI or not.
+    if let Some(ds) = program.datasets.get(id) {
+        cols.extend(ds.declared.iter().map(|(name, _)| name.clone()));
+    }
     for (from, ds) in program.datasets.iter().enumerate() {
         for link in &ds.links {
             if from == id {
@@ -311,11 +315,16 @@ fn skipped_warning(path: &str, t: &Table) -> Option<Diagnostic> {
 }
 
 /// Reads column names and types from data files for `check`: the header, plus types
-/// inferred from the first rows (declared types win).
+/// inferred from the first rows (declared types win), and the first row there whose
+/// declared column does not hold its type (or whose fields do not match the header). A
+/// declared type is a promise about every row, which `eval` keeps too (declared columns
+/// are always read); an undeclared column is parsed only when a KPI reads it, so a bad
+/// cell in one nobody reads is never an error, wherever it is (as an SQL engine reads
+/// only the columns a query needs).
 pub struct FileSchemas;
 
-/// As [`FileSchemas`], but rows with bad values in the sample are skipped (for
-/// `--bad-rows skip`), so they are reported when the data is read, not refused early.
+/// As [`FileSchemas`], without the bad row: `--bad-rows skip` skips it and says so when the
+/// data is read.
 pub struct SkippingSchemas;
 
 impl crate::check::SchemaSource for FileSchemas {
@@ -341,7 +350,7 @@ fn file_schema(
             delimiter: dataset.delimiter,
             declared: dataset.declared.clone(),
             null_tokens: dataset.null_tokens.clone(),
-            bad_rows,
+            bad_rows: data::BadRows::Skip,
             ..LoadOptions::default()
         };
         let sample = FirstRecords {
@@ -350,7 +359,17 @@ fn file_schema(
             in_quotes: false,
             done: false,
         };
+        // Rows are skipped here so that a bad cell in an undeclared column does not stop
+        // the check; one in a declared column (or a ragged row) does, unless skipping.
         let table = data::load_csv(sample, &path, &opts).map_err(load_error)?;
+        let declared = |c: &Option<String>| {
+            c.as_ref().is_none_or(|c| dataset.declared.iter().any(|(name, _)| name == c))
+        };
+        if bad_rows == data::BadRows::Fail
+            && let Some(e) = table.report.first_errors.iter().find(|e| declared(&e.column))
+        {
+            return Err(load_error(e.clone()));
+        }
         Ok(crate::check::Schema {
             columns: table.columns.into_iter().map(|c| (c.name, c.ty)).collect(),
             untyped: table.report.untyped,

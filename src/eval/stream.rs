@@ -76,6 +76,12 @@ pub(super) fn scan_all(
             }
         }
     }
+    // A declared type is a promise about every row: its cells are parsed (and a bad one is
+    // an error, or a skipped row) whether or not this request reads them, as in the
+    // careful reader (`data::referenced_columns`).
+    for &d in &involved {
+        own[d].extend(program.datasets[d].declared.iter().map(|(name, _)| name.clone()));
+    }
     // "One" sides first: a dataset after every dataset it reaches.
     let mut order: Vec<DatasetId> = involved.iter().copied().collect();
     order.sort_by_key(|&d| (0..n).filter(|&x| x != d && program.reaches(d, x)).count());

@@ -1594,6 +1594,55 @@ fn x07_paths_with_line_breaks_are_named_on_one_line() {
     assert!(out.contains(" --> a\\u{a}1\\u{a}\n"), "{out}");
 }
 
+/// One rule for cells, wherever they are in the file and whatever `--bad-rows` says: a
+/// declared column is parsed in every row (a bad cell fails `eval`, or is a skipped row),
+/// an undeclared one only when a KPI reads it (red team: a bad cell in a column nobody
+/// read failed `check` and `eval` in the first 10,000 rows, passed after them, and was
+/// never skipped).
+#[test]
+fn cells_are_judged_by_one_rule_wherever_they_are() {
+    let dir = TempDir::new("cells-one-rule");
+    dir.write(
+        "w.kpi",
+        "dataset t = csv(\"w.csv\") {\n    x: int\n    d: date\n}\nkpi n = count(t)\nkpi s = sum(t.x)\n",
+    );
+    for bad_at in [5_000, 15_000] {
+        let mut csv = b"x,d,u\n".to_vec();
+        for i in 0..20_000 {
+            let d = if i == bad_at {
+                "2026-02-30".to_string()
+            } else {
+                format!("2026-01-{:02}", i % 28 + 1)
+            };
+            // `u` is read by no KPI: its invalid UTF-8 is never an error.
+            let u: &[u8] = if i % 7_000 == 0 { b"caf\xe9" } else { b"ok" };
+            csv.extend_from_slice(format!("{i},{d},").as_bytes());
+            csv.extend_from_slice(u);
+            csv.push(b'\n');
+        }
+        std::fs::write(dir.path().join("w.csv"), &csv).unwrap();
+        let line = format!("w.csv:{} (record {}, column `d`)", bad_at + 2, bad_at + 1);
+        for threads in ["1", "2"] {
+            let o = support::kpiblend(dir.path(), &["eval", "w.kpi", "--threads", threads]);
+            assert_eq!(o.status.code(), Some(2), "bad at {bad_at}: {}", support::stdout(&o));
+            assert!(support::stderr(&o).contains(&line), "{}", support::stderr(&o));
+        }
+        let o = support::kpiblend(
+            dir.path(),
+            &["eval", "w.kpi", "--bad-rows", "skip", "--format", "json"],
+        );
+        assert!(o.status.success(), "{}", support::stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+        assert_eq!(v["rows"][0]["cells"][0]["value"], 19_999.0, "bad at {bad_at}");
+        assert!(support::stderr(&o).contains("skipped 1 of 20000 rows"), "{}", support::stderr(&o));
+        // `check` reads a sample: it names the bad cell when it is in it, and never `u`.
+        let o = support::kpiblend(dir.path(), &["check", "w.kpi"]);
+        let out = support::stdout(&o);
+        assert_eq!(o.status.code(), Some(if bad_at < 10_000 { 1 } else { 0 }), "{out}");
+        assert!(!out.contains("column `u`"), "{out}");
+    }
+}
+
 /// `fmt` run as root over a user's file (a CI container, pre-commit in Docker) leaves it
 /// the user's: the new file gets the old one's owner and group, as its permissions.
 #[cfg(unix)]
