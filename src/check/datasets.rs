@@ -79,9 +79,12 @@ impl Checker<'_> {
                     ("delimiter", _) => self.error(
                         Diagnostic::error(
                             Code::OutOfRange,
-                            "`delimiter` must be a single character",
+                            "`delimiter` must be a single ASCII character",
                         )
-                        .at(value.span, "expected one character, e.g. \";\" or \"\\t\""),
+                        .at(
+                            value.span,
+                            "expected one ASCII character, e.g. \";\", \"|\" or \"\\t\"",
+                        ),
                     ),
                     _ => {
                         let mut diag = Diagnostic::error(

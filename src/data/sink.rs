@@ -247,8 +247,20 @@ impl Col {
                 "; column `{}` was inferred as {ty} from the first {rows}{empty}",
                 self.name
             );
-            help =
-                Some(format!("declare its type in the dataset block, e.g. `{}: text`", self.name));
+            // With no value sampled, the type of this one; else text, which takes both.
+            let fits = if inf.all_empty {
+                [ColumnType::Bool, ColumnType::Int, ColumnType::Number, ColumnType::Time]
+                    .into_iter()
+                    .chain([ColumnType::Date])
+                    .find(|&t| accepts(t, raw))
+                    .unwrap_or(ColumnType::Text)
+            } else {
+                ColumnType::Text
+            };
+            help = Some(format!(
+                "declare its type in the dataset block, e.g. `{}: {fits}`",
+                self.name
+            ));
         }
         (message, help)
     }

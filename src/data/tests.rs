@@ -466,6 +466,10 @@ fn a_late_mismatch_in_an_inferred_column_says_how_the_type_was_inferred() {
         "cannot parse `abc` as number; column `x` was inferred as number from the first row, \
          which was empty"
     );
+    // Nothing sampled: the help names the type of the value found (bool), not text.
+    assert_eq!(e.help.as_deref(), Some("declare its type in the dataset block, e.g. `x: text`"));
+    let e = fail("x,y\n,1\ntrue,2\n", &LoadOptions { infer_rows: 1, ..opts() });
+    assert_eq!(e.help.as_deref(), Some("declare its type in the dataset block, e.g. `x: bool`"));
     let e = fail("b\nyes\nno\n2\n", &LoadOptions { infer_rows: 2, ..opts() });
     assert_eq!(
         e.message,
