@@ -110,6 +110,7 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
     let stdin = std::io::stdin();
     let mut reader = stdin.lock();
     let mut pending = String::new();
+    let mut ready: Option<(String, usize)> = None;
     let mut scan = Incomplete::default();
     let mut line_no = 0;
     let mut start = 0;
@@ -135,10 +136,6 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
             ));
             return Ok(Outcome::Findings);
         }
-        if pending.is_empty() {
-            session.set_input_line(line_no);
-            start = line_no;
-        }
         let line = match std::str::from_utf8(&buf) {
             Ok(s) => s.trim_end_matches(['\n', '\r']).to_string(),
             Err(_) => {
@@ -147,6 +144,25 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
                 continue;
             }
         };
+        // A finished statement waits for the next line: a clause on its own line
+        // (`    unit seconds`) goes on it, as in a file.
+        if let Some((text, at)) = ready.take() {
+            if !text.trim_start().starts_with(':') && kpiblend::syntax::continues_statement(&line) {
+                pending = text;
+                start = at;
+            } else {
+                let reply = run_one(&mut session, &text, at);
+                failed |= !reply.ok;
+                show(&mut out, &reply)?;
+                if reply.quit {
+                    return Ok(if failed { Outcome::Findings } else { Outcome::Ok });
+                }
+                scan = Incomplete::default();
+            }
+        }
+        if pending.is_empty() {
+            start = line_no;
+        }
         pending.push_str(&line);
         pending.push('\n');
         scan.feed(&line);
@@ -162,21 +178,25 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
         if !pending.trim_start().starts_with(':') && scan.is_incomplete() {
             continue;
         }
-        let reply = placed(session.handle(&pending), &pending, start);
-        pending.clear();
-        scan = Incomplete::default();
+        ready = Some((std::mem::take(&mut pending), start));
+    }
+    for (text, at) in
+        ready.into_iter().chain((!pending.trim().is_empty()).then_some((pending, start)))
+    {
+        let reply = run_one(&mut session, &text, at);
         failed |= !reply.ok;
         show(&mut out, &reply)?;
         if reply.quit {
             break;
         }
     }
-    if !pending.trim().is_empty() {
-        let reply = session.handle(&pending);
-        failed |= !reply.ok;
-        show(&mut out, &reply)?;
-    }
     Ok(if failed { Outcome::Findings } else { Outcome::Ok })
+}
+
+/// Handles one statement of a script that starts at line `at`.
+fn run_one(session: &mut Session, text: &str, at: usize) -> kpiblend::repl::Reply {
+    session.set_input_line(at);
+    placed(session.handle(text), text, at)
 }
 
 /// The editor's helper: completion, hints and multi-line input from the session.

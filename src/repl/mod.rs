@@ -100,6 +100,9 @@ pub struct Session {
     /// Set by a Ctrl-C handler to stop a running evaluation.
     pub cancel: Arc<AtomicBool>,
     inputs: usize,
+    /// The last input that parsed as definitions: a line that can only go on a statement
+    /// (`    unit seconds`, `    with csat`) is read as its continuation.
+    last_definitions: Option<String>,
     /// The script line the next input starts at (see [`Session::set_input_line`]).
     input_line: usize,
 }
@@ -132,6 +135,7 @@ impl Session {
             checked: None,
             cancel: Arc::new(AtomicBool::new(false)),
             inputs: 0,
+            last_definitions: None,
             input_line: 1,
         }
     }
@@ -160,12 +164,19 @@ impl Session {
 
     /// Whether `input` needs more lines before it can be handled.
     pub fn is_incomplete(&self, input: &str) -> bool {
-        !input.trim_start().starts_with(':') && syntax::is_incomplete(input)
+        if input.trim_start().starts_with(':') {
+            return false;
+        }
+        let mut scan = syntax::Incomplete::default();
+        scan.feed(input);
+        // At a prompt, `blend b = aht` waits for its `with` on the next line.
+        scan.is_incomplete() || scan.awaits_with()
     }
 
     /// Handles one input (possibly several lines).
     pub fn handle(&mut self, input: &str) -> Reply {
         self.inputs += 1;
+        let previous = self.last_definitions.take();
         let trimmed = input.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             return Reply::ok("");
@@ -180,11 +191,22 @@ impl Session {
         {
             return self.command(if cmd.starts_with('?') { "help" } else { cmd });
         }
+        // A clause on its own line goes on the definition before it, as in a file (typed or
+        // pasted: `kpi aht = avg(...)`, then `    unit seconds`, then `    target <= 6m`).
+        let joined;
+        let input = match previous {
+            Some(prev) if syntax::continues_statement(input) => {
+                joined = format!("{}\n{input}", prev.trim_end_matches(['\n', '\r']));
+                &joined[..]
+            }
+            _ => input,
+        };
         match syntax::parse_repl(FileId(0), input) {
             Ok(ReplInput::Items(parsed)) => {
                 if !parsed.diagnostics.is_empty() {
                     return self.render_errors(&parsed.diagnostics, input);
                 }
+                self.last_definitions = Some(input.to_string());
                 self.define(input, &parsed.module)
             }
             Ok(ReplInput::Query(q)) => self.query(input, &q),

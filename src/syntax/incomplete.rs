@@ -9,6 +9,29 @@ const CONTINUES: &[&str] = &[
     "tags", "min", "case", "when", "then", "else", "in", "is", "over", "within",
 ];
 
+/// Words and operators that cannot start a statement or a query, so a line starting with
+/// one goes on the statement before it: the clauses of a `kpi` or `blend` written on their
+/// own lines (`    unit seconds`, `    target <= 6m`, `    with csat`), and an expression
+/// broken before an operator (`    + count(surveys)`). `min` only before a number (`min(`
+/// starts a query).
+pub fn continues_statement(line: &str) -> bool {
+    let t = line.trim_start();
+    let word: String = t.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let rest = t[word.len()..].trim_start();
+    match word.as_str() {
+        "" => t.starts_with(['+', '*', '/', '=', '<', '>', '!']),
+        "min" => rest.starts_with(|c: char| c.is_ascii_digit()),
+        w => {
+            [
+                "and", "or", "where", "with", "by", "guard", "weights", "target", "warn", "unit",
+                "tags",
+            ]
+            .contains(&w)
+                && !rest.starts_with('(')
+        }
+    }
+}
+
 pub fn is_incomplete(text: &str) -> bool {
     let mut scan = Incomplete::default();
     scan.feed(text);
@@ -24,6 +47,9 @@ pub struct Incomplete {
     open_case: i64,
     /// The last token: a word, or one punctuation character.
     last: String,
+    /// The statement is a `blend` that has not named its second component yet (`blend b =
+    /// aht`, then `with csat` on the next line): a blend needs `with`.
+    blend: Option<bool>,
     /// Inside a `"""` string that has not closed yet.
     in_triple: bool,
 }
@@ -90,6 +116,11 @@ impl Incomplete {
                     "end" => self.open_case -= 1,
                     _ => {}
                 }
+                match self.blend {
+                    None => self.blend = Some(word == "blend"),
+                    Some(true) if word == "with" => self.blend = Some(false),
+                    _ => {}
+                }
                 word.clone_into(&mut self.last);
                 continue;
             }
@@ -99,6 +130,14 @@ impl Incomplete {
             }
             i += 1;
         }
+    }
+
+    /// A `blend` without `with` yet: at a prompt, the next line may name the other
+    /// components (`with csat`). Not part of [`Incomplete::is_incomplete`]: a script
+    /// that forgot `with` would read on to its end (a script's lines are joined by
+    /// [`continues_statement`] instead).
+    pub fn awaits_with(&self) -> bool {
+        self.blend == Some(true) && self.depth == 0 && !self.in_triple
     }
 
     pub fn is_incomplete(&self) -> bool {
@@ -118,7 +157,39 @@ impl Incomplete {
 
 #[cfg(test)]
 mod tests {
-    use super::{Incomplete, is_incomplete};
+    use super::{Incomplete, continues_statement, is_incomplete};
+
+    #[test]
+    fn lines_that_go_on_the_statement_before() {
+        for line in [
+            "    unit seconds",
+            "target <= 6m  warn <= 7m",
+            "  with csat",
+            "    + count(t)",
+            "min 30",
+            "  tags north_star",
+            "guard csat >= 4",
+            "and x > 1",
+            "<= 5",
+        ] {
+            assert!(continues_statement(line), "{line}");
+        }
+        for line in [
+            "aht",
+            "min(calls.wait_s)",
+            "kpi x = 1",
+            "-aht",
+            "not x",
+            ":load f",
+            "",
+            "# unit",
+            "target_rate",
+            "unit(1)",
+            "\"unit\"",
+        ] {
+            assert!(!continues_statement(line), "{line}");
+        }
+    }
 
     #[test]
     fn open_brackets_strings_and_trailing_operators_continue() {

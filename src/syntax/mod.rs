@@ -18,7 +18,7 @@ use crate::ast;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
-pub use incomplete::{Incomplete, is_incomplete};
+pub use incomplete::{Incomplete, continues_statement, is_incomplete};
 pub use lower::MAX_DEPTH;
 pub use prescan::MAX_NESTING;
 

@@ -696,3 +696,41 @@ fn save_refuses_a_file_the_session_imports() {
     }
     assert_eq!(std::fs::read_to_string(&other).unwrap(), "kpi s = count(t)\n");
 }
+
+/// A `kpi` laid out as in a file, a clause to a line, is one definition whether its lines
+/// are typed one at a time or piped (red team: the first line was defined alone, and
+/// `unit` and `target` were syntax errors, so `:save` wrote the KPI without them).
+#[test]
+fn clauses_on_their_own_lines_go_on_the_definition_before_them() {
+    let mut s = loaded();
+    ok(&mut s, "kpi aht2 = avg(calls.talk_s where not calls.abandoned)");
+    ok(&mut s, "    unit seconds");
+    ok(&mut s, "    target <= 6m  warn <= 7m");
+    let shown = ok(&mut s, ":show aht2");
+    assert!(shown.contains("unit seconds") && shown.contains("target <= 6m"), "{shown}");
+    assert!(ok(&mut s, "aht2").contains("≤ 6m"));
+    // At a prompt, `blend … = a` waits for its `with` on the next line.
+    assert!(s.is_incomplete("blend both = aht2"));
+    assert!(!s.is_incomplete("blend both = aht2 with csat"));
+    ok(&mut s, "blend both = aht2\n    with csat");
+    ok(&mut s, "    weights 60%, 40%");
+    assert!(ok(&mut s, ":show both").contains("weights 60%, 40%"));
+    // A query in between ends the definition: the clause is an error again.
+    ok(&mut s, "kpi n2 = count(calls)");
+    ok(&mut s, "n2");
+    fails(&mut s, "    target >= 1");
+    // `min(` starts a query, not a clause.
+    ok(&mut s, "kpi n3 = count(calls)");
+    assert!(ok(&mut s, "min(calls.wait_s)").contains("min(calls.wait_s)"));
+
+    // Piped, the whole layout is one statement and the script succeeds (a KPI a blend
+    // needs with a target fails alone: it must not be handled before its clauses).
+    let script = ":load examples/contact_center.kpi\n\
+        kpi fcr \"First contact resolution\" =\n    \
+        rate(calls.resolved_first_contact where not calls.abandoned)\n    \
+        target >= 72%\n    tags north_star\n\
+        fcr\n";
+    let out = support::kpiblend_with_stdin(&root(), &["repl"], script.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    assert!(support::stdout(&out).contains("≥ 72%"), "{}", support::stdout(&out));
+}
