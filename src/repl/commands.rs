@@ -14,7 +14,11 @@ use crate::suggest;
 /// Every meta-command with its usage, for `:help` and completion.
 pub const COMMANDS: &[(&str, &str)] = &[
     ("help", ":help                  this list"),
-    ("load", ":load FILE             load a KPI file and its data"),
+    (
+        "load",
+        ":load FILE             load a KPI file and its data (refused while typed definitions are unsaved)",
+    ),
+    ("load!", ":load! FILE            the same, dropping the typed definitions"),
     ("reload", ":reload                read the file and data again (typed definitions are kept)"),
     ("data", ":data NAME PATH        read dataset NAME from another CSV file"),
     ("datasets", ":datasets              datasets with their files and row counts"),
@@ -45,7 +49,8 @@ impl Session {
         match cmd {
             "help" | "h" | "?" => Reply::ok(help()),
             "quit" | "q" | "exit" => Reply { quit: true, ok: true, ..Reply::default() },
-            "load" | "l" if !rest.is_empty() => self.load(Path::new(rest)),
+            "load" | "l" if !rest.is_empty() => self.load_over(Path::new(rest), false),
+            "load!" if !rest.is_empty() => self.load_over(Path::new(rest), true),
             "reload" | "r" => self.reload(),
             "data" => self.data_command(rest),
             "datasets" => self.datasets(),
@@ -127,7 +132,12 @@ impl Session {
 
     fn set_format(&mut self, f: Format) -> Reply {
         self.format = f;
-        Reply::ok("")
+        let name = match f {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Csv => "csv",
+        };
+        Reply::ok(format!("format {name}\n"))
     }
 
     pub(super) fn program(&self) -> Option<&Program> {
@@ -139,7 +149,9 @@ impl Session {
             return Reply::fail("error: nothing loaded; use :load FILE\n");
         };
         let typed: Vec<Stmt> = self.typed_statements(&file);
-        let reply = self.load(&file);
+        let unsaved = self.unsaved;
+        // The typed definitions are put back below: nothing is dropped.
+        let reply = self.load_over(&file, true);
         if !reply.ok {
             return reply;
         }
@@ -150,6 +162,7 @@ impl Session {
                 return r;
             }
         }
+        self.unsaved = unsaved;
         reply
     }
 

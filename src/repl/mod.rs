@@ -100,6 +100,8 @@ pub struct Session {
     /// Set by a Ctrl-C handler to stop a running evaluation.
     pub cancel: Arc<AtomicBool>,
     inputs: usize,
+    /// Definitions were typed since the last `:load` or `:save` (a `:load` would drop them).
+    unsaved: bool,
     /// The last input that parsed as definitions: a line that can only go on a statement
     /// (`    unit seconds`, `    with csat`) is read as its continuation.
     last_definitions: Option<String>,
@@ -136,6 +138,7 @@ impl Session {
             cancel: Arc::new(AtomicBool::new(false)),
             inputs: 0,
             last_definitions: None,
+            unsaved: false,
             input_line: 1,
         }
     }
@@ -351,6 +354,7 @@ impl Session {
             }
         };
         let warnings = self.render(&checked.diagnostics, &checked.program.sources, None);
+        self.unsaved = true;
         let dependants = self.dependants(&checked, &notes);
         self.checked = Some(checked);
         let mut out = notes.join("\n");
@@ -473,6 +477,30 @@ impl Session {
 
     /// Loads a KPI file and its data, replacing the session's definitions.
     pub fn load(&mut self, path: &Path) -> Reply {
+        self.load_over(path, false)
+    }
+
+    /// The names of the definitions typed in this session.
+    fn typed_names(&self) -> Vec<String> {
+        self.stmts
+            .iter()
+            .filter(|s| s.origin.name == INPUT)
+            .filter_map(|s| s.name.clone())
+            .collect()
+    }
+
+    /// `:load FILE`, or `:load! FILE` (`drop`): a load replaces the session's definitions,
+    /// so it refuses to drop typed ones that were not saved unless told to.
+    pub(super) fn load_over(&mut self, path: &Path, drop: bool) -> Reply {
+        let typed = self.typed_names();
+        if self.unsaved && !drop && !typed.is_empty() {
+            let names: Vec<String> =
+                typed.iter().map(|n| format!("`{}`", sanitize_line(n))).collect();
+            return Reply::fail(format!(
+                "error: loading would drop the definitions typed in this session ({}); nothing was loaded\n  = help: `:save FILE` keeps them, `:load! FILE` drops them\n",
+                names.join(", ")
+            ));
+        }
         let text = match crate::check::read_source(path) {
             Ok(t) => t,
             Err((_, msg)) => return Reply::fail(format!("error: {msg}\n")),
@@ -510,6 +538,7 @@ impl Session {
             (self.stmts, self.tail, self.file, self.base_dir, self.tables, self.read_from) = old;
         }
         if reply.ok {
+            self.unsaved = false;
             reply.err.push_str(&self.waiting_overrides());
         }
         reply

@@ -20,7 +20,7 @@ use crate::source::FileId;
 use crate::syntax;
 
 impl Session {
-    pub(super) fn save(&self, path: &Path, overwrite: bool) -> Reply {
+    pub(super) fn save(&mut self, path: &Path, overwrite: bool) -> Reply {
         let shown = sanitize_line(&path.display().to_string());
         if let Some(refusal) = self.refusal(path, &shown, overwrite) {
             return Reply::fail(refusal);
@@ -41,6 +41,7 @@ impl Session {
         let text = crate::format::format_source(&path.display().to_string(), &raw).unwrap_or(raw);
         match crate::write::replace_file(path, &text) {
             Ok(()) => {
+                self.unsaved = false;
                 let mut reply =
                     Reply::ok(format!("saved {} definitions to {shown}\n", self.stmts.len()));
                 reply.err = self.unsaved_params();

@@ -734,3 +734,28 @@ fn clauses_on_their_own_lines_go_on_the_definition_before_them() {
     assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     assert!(support::stdout(&out).contains("≥ 72%"), "{}", support::stdout(&out));
 }
+
+/// `:load` replaces the session's definitions: with typed ones not saved it refuses and
+/// names them (`:load!` drops them); after `:save` it loads (red team: typed definitions
+/// vanished without a word).
+#[test]
+fn load_refuses_to_drop_unsaved_typed_definitions() {
+    let dir = support::TempDir::new("repl-load-unsaved");
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    for f in ["contact_center.kpi", "data/calls.csv", "data/surveys.csv"] {
+        std::fs::copy(root().join("examples").join(f), dir.path().join(f)).unwrap();
+    }
+    let example = dir.path().join("contact_center.kpi");
+    let mut s = Session::new();
+    assert!(s.load(&example).ok);
+    ok(&mut s, "kpi mine = count(calls)");
+    let err = fails(&mut s, &format!(":load {}", example.display()));
+    assert!(err.contains("would drop the definitions typed in this session (`mine`)"), "{err}");
+    assert!(ok(&mut s, "mine").contains("5,000"), "the session is unchanged");
+    ok(&mut s, &format!(":save {}", dir.path().join("mine.kpi").display()));
+    ok(&mut s, &format!(":load {}", example.display()));
+    ok(&mut s, "kpi again = count(calls)");
+    ok(&mut s, &format!(":load! {}", example.display()));
+    fails(&mut s, "again");
+    assert_eq!(ok(&mut s, ":format csv"), "format csv\n");
+}
