@@ -142,6 +142,11 @@ pub enum Status {
 }
 
 impl Status {
+    /// The value does not meet the target (warn or fail).
+    pub fn missed(self) -> bool {
+        matches!(self, Status::Warn | Status::Fail)
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             Status::None => "·",

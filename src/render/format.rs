@@ -34,6 +34,32 @@ pub fn value(v: Option<f64>, unit: &Unit) -> String {
     }
 }
 
+/// A KPI's value beside its target. A value that misses the target but reads as it
+/// (NPS 29.73 against `>= +30` reads `+30`; 4.1996 against `>= 4.2` reads `4.2`) gets
+/// the digits that tell them apart: `+29.7 ✗`, not `+30 ✗`.
+pub fn judged(v: Option<f64>, unit: &Unit, target: Option<Bound>, missed: bool) -> String {
+    let text = value(v, unit);
+    let (Some(x), Some(b), true) = (v, target, missed) else { return text };
+    if text != value(Some(b.value), unit) {
+        return text;
+    }
+    let at = |y: f64, decimals: usize| match unit {
+        Unit::Points => Some(format!("{y:+.decimals$}")),
+        Unit::Percent => Some(format!("{}%", trim(y * 100.0, decimals))),
+        Unit::Plain | Unit::Count => Some(trim(y, decimals + 2)),
+        Unit::Custom(name) => Some(format!(
+            "{} {}",
+            grouped_decimals(y, decimals + 2),
+            super::escape::sanitize_line(name)
+        )),
+        _ => None,
+    };
+    (1..=9)
+        .filter_map(|d| Some((at(x, d)?, at(b.value, d)?)))
+        .find(|(shown, target)| shown != target)
+        .map_or(text, |(shown, _)| shown)
+}
+
 /// A target bound: `<= 6m`, `>= 75%`.
 pub fn bound(b: Option<crate::program::Bound>, unit: &Unit) -> String {
     let Some(Bound { op, value: v }) = b else { return String::new() };
@@ -121,6 +147,17 @@ pub fn trim(v: f64, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missed_target_never_reads_as_the_target() {
+        let at_least = |value| Some(Bound { op: CmpOp::Ge, value });
+        assert_eq!(judged(Some(29.73), &Unit::Points, at_least(30.0), true), "+29.7");
+        assert_eq!(judged(Some(29.73), &Unit::Points, at_least(30.0), false), "+30");
+        assert_eq!(judged(Some(0.6996), &Unit::Percent, at_least(0.70), true), "69.96%");
+        assert_eq!(judged(Some(4.19996), &Unit::Plain, at_least(4.2), true), "4.19996");
+        assert_eq!(judged(Some(25.0), &Unit::Points, at_least(30.0), true), "+25");
+        assert_eq!(judged(None, &Unit::Points, at_least(30.0), true), "–");
+    }
 
     #[test]
     fn formats_each_unit_the_way_analysts_read_it() {

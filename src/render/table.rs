@@ -12,7 +12,9 @@ use super::escape::sanitize_line;
 use super::format;
 use crate::calendar;
 use crate::eval::group::Key;
-use crate::eval::{BlendCell, Cell, ItemKind, KeyKind, KpiCell, Report, Row, Status, Verdict};
+use crate::eval::{
+    BlendCell, Cell, ItemKind, ItemMeta, KeyKind, KpiCell, Report, Row, Status, Verdict,
+};
 
 /// Left- or right-aligned columns, padded to the widest cell (display width = chars).
 struct Grid {
@@ -139,7 +141,7 @@ fn scorecard(report: &Report, color: bool) -> String {
             kpis.push(vec![
                 plain(&meta.name),
                 plain(meta.label.clone().unwrap_or_default()),
-                plain(format::value(k.value, &meta.unit)),
+                plain(format::judged(k.value, &meta.unit, meta.target, k.status.missed())),
                 plain(format::bound(meta.target, &meta.unit)),
                 match &meta.correlation_over {
                     Some(over) => plain(correlation_reading(k.value, k.n, over)),
@@ -273,7 +275,7 @@ fn grouped(report: &Report, color: bool) -> String {
         };
         for (meta, cell) in report.items.iter().zip(&row.cells) {
             cells.push(match cell {
-                Cell::Kpi(k) => kpi_cell(k, &meta.unit, color),
+                Cell::Kpi(k) => kpi_cell(k, meta, color),
                 Cell::Blend(b) => (
                     format!("{} {}", score(b.score), b.verdict.symbol()),
                     verdict_style(b.verdict, color),
@@ -294,8 +296,8 @@ fn grouped(report: &Report, color: bool) -> String {
     out
 }
 
-fn kpi_cell(k: &KpiCell, unit: &crate::types::Unit, color: bool) -> (String, Style) {
-    let v = format::value(k.value, unit);
+fn kpi_cell(k: &KpiCell, meta: &ItemMeta, color: bool) -> (String, Style) {
+    let v = format::judged(k.value, &meta.unit, meta.target, k.status.missed());
     match k.status {
         Status::None => plain(v),
         s => (format!("{v} {}", s.symbol()), status_style(s, color)),
