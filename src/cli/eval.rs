@@ -257,9 +257,53 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     }
     out.flush()?;
     Ok(match args.fail_on {
-        Some(level) if reaches(&report, level) => Outcome::Findings,
+        Some(level) if reaches(&report, level) => {
+            // Said on stderr, so a CI log shows why the step failed whatever the format.
+            eprint(&reached_by(&report, level));
+            Outcome::Findings
+        }
         _ => Outcome::Ok,
     })
+}
+
+/// `--fail-on fail: reached by aht (bpo-cairo), fcr (total)…`: what made the run fail.
+fn reached_by(report: &Report, level: FailOn) -> String {
+    let kinds: Vec<_> = report.by.iter().map(|d| d.kind).collect();
+    let rows = report.rows.iter().map(|r| (r, false)).chain(report.total.iter().map(|r| (r, true)));
+    let mut hits = Vec::new();
+    for (row, total) in rows {
+        for (meta, cell) in report.items.iter().zip(&row.cells) {
+            if !cell_reaches(cell, level) {
+                continue;
+            }
+            let group = if total {
+                "total".to_string()
+            } else {
+                row.key
+                    .iter()
+                    .zip(&kinds)
+                    .map(|(k, kind)| table::key_text(k, *kind))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            hits.push(if group.is_empty() {
+                kpiblend::render::escape::sanitize_line(&meta.name)
+            } else {
+                kpiblend::render::escape::sanitize_line(&format!("{} ({group})", meta.name))
+            });
+        }
+    }
+    let level = match level {
+        FailOn::Warn => "warn",
+        FailOn::Fail => "fail",
+        FailOn::Breach => "breach",
+    };
+    let shown = hits.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    let more = match hits.len() {
+        n if n > 5 => format!(" and {} more", n - 5),
+        _ => String::new(),
+    };
+    format!("error: --fail-on {level}: reached by {shown}{more}\n")
 }
 
 /// `--threads N`: a count of threads up to [`MAX_THREADS`] (more cost memory and time and
@@ -289,12 +333,16 @@ fn print_all(ds: &[Diagnostic], program: &kpiblend::program::Program, color: boo
 }
 
 fn reaches(report: &Report, level: FailOn) -> bool {
-    report.rows.iter().chain(&report.total).flat_map(|r| &r.cells).any(|c| match c {
+    report.rows.iter().chain(&report.total).flat_map(|r| &r.cells).any(|c| cell_reaches(c, level))
+}
+
+fn cell_reaches(cell: &Cell, level: FailOn) -> bool {
+    match cell {
         Cell::Kpi(k) => match level {
             FailOn::Warn => matches!(k.status, Status::Warn | Status::Fail),
             FailOn::Fail => k.status == Status::Fail,
             FailOn::Breach => false,
         },
         Cell::Blend(b) => b.verdict == Verdict::Breach,
-    })
+    }
 }

@@ -1929,6 +1929,46 @@ fn cli_fail_on_exits_1_when_the_level_is_reached() {
     }
 }
 
+/// A run that `--fail-on` fails says on stderr what reached the level, whatever the
+/// format (red team: exit 1 and not a word, so a CI log could not say why).
+#[test]
+fn cli_fail_on_names_what_reached_the_level() {
+    let dir = support::root().join("tests/fixtures/eval/fail_on");
+    for format in ["table", "json", "csv"] {
+        let out =
+            support::kpiblend(&dir, &["eval", "fail.kpi", "--fail-on", "fail", "--format", format]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(support::stderr(&out), "error: --fail-on fail: reached by x\n", "{format}");
+    }
+    let out = support::kpiblend(&dir, &["eval", "breach.kpi", "--fail-on", "breach"]);
+    assert!(
+        support::stderr(&out).starts_with("error: --fail-on breach: reached by "),
+        "{}",
+        support::stderr(&out)
+    );
+    let out = support::kpiblend(&dir, &["eval", "warn.kpi", "--fail-on", "fail"]);
+    assert_eq!((out.status.code(), support::stderr(&out)), (Some(0), String::new()));
+    // Grouped: the groups, then the total.
+    let out = support::kpiblend(
+        &support::root(),
+        &[
+            "eval",
+            "examples/contact_center.kpi",
+            "--kpi",
+            "fcr",
+            "--by",
+            "site",
+            "--fail-on",
+            "warn",
+        ],
+    );
+    assert!(
+        support::stderr(&out).contains("error: --fail-on warn: reached by fcr (bpo-cairo)\n"),
+        "{}",
+        support::stderr(&out)
+    );
+}
+
 /// A BOM, CRLF, a blank line, quoted fields with commas, doubled quotes and a line break,
 /// an empty quoted field, a quoted key, mixed-case booleans, no final line break.
 const TRICKY_CSV: &str = "\u{feff}id,note,site,x,ok\r\n\
