@@ -254,7 +254,7 @@ codes! {
     EmptyColumn = "KB0511",
     /// a number beyond the range of numbers (about ±1.8e308), or a date or time beyond years -9999 to 9999
     Overflow = "KB0512",
-    /// a KPI divided a number by zero, which made it null (a warning)
+    /// a division by zero made a KPI, or a row, null (a warning)
     ZeroDenominator = "KB0513",
     // ---- tests -------------------------------------------------------------
     /// an `expect` that does not hold

@@ -8,13 +8,13 @@
 
 pub mod agg;
 mod data;
-mod durations;
 mod emptiness;
 mod fixture;
 pub mod group;
 pub mod keys;
 mod kpi;
 pub mod report;
+mod row_checks;
 pub mod scan;
 mod stream;
 pub mod vector;
@@ -193,13 +193,14 @@ fn run_here(
         tables: HashMap::new(),
     };
     let kpis = engine.needed_kpis(&req.items);
-    // Time − time subtractions get hidden counts of their negative rows (see `durations`).
+    // Time − time subtractions and divisions in rows get hidden counts of the rows that
+    // go negative or divide by zero (see `row_checks`).
     let mut aggs = Vec::new();
     for &k in &kpis {
         kpi::agg_refs(&program.kpis[k].expr, &mut aggs);
     }
     let (mut planned, checks) =
-        durations::plan(program, &kpis, &aggs).unwrap_or_else(|| (program.clone(), Vec::new()));
+        row_checks::plan(program, &kpis, &aggs).unwrap_or_else(|| (program.clone(), Vec::new()));
     // So do the rows and the columns read, to say when they are empty (see `emptiness`).
     let empties = emptiness::plan(&mut planned, &aggs);
     engine.program = &planned;
@@ -215,7 +216,7 @@ fn run_here(
         .collect();
     engine.compute(sets, &hidden)?;
     let mut negative = emptiness::warnings(&engine, &empties);
-    negative.extend(durations::warnings(&engine, &checks));
+    negative.extend(row_checks::warnings(&engine, &checks));
     negative.extend(engine.zero_denominator_warnings(&req.by));
     let rows_table = req.by.clone();
     let total = if req.by.is_empty() {

@@ -2417,6 +2417,40 @@ fn s01_safe_div_gives_its_default_where_the_denominator_is_zero() {
     assert_eq!(total_or_only(&r, "row_safe"), None);
 }
 
+/// A division by zero inside an aggregate is null for that row, as in SQL, and the
+/// aggregate leaves the row out: a warning counts such rows and names the first (red team:
+/// the README promised it, and `sum(t.v / t.w)` dropped rows without a word). A null
+/// numerator, `safe_div` and divisions inside `case` or `coalesce` are not counted.
+#[test]
+fn a_division_by_zero_in_rows_is_counted_in_a_warning() {
+    let p = project(
+        "dataset t = csv(\"t.csv\") { a: number  b: number }
+        kpi per_row = sum(t.a / t.b)
+        kpi guarded = sum(case when t.b == 0 then 0 else t.a / t.b end)
+        kpi defaulted = sum(coalesce(t.a / t.b, 0))
+        kpi safe = sum(safe_div(t.a, t.b, 0))
+        kpi kept = count(t where t.a / t.b > 1)",
+        &[("t", "a,b\n4,2\n5,0\n,0\n6,0\n")],
+    );
+    let r = query(&p, &["per_row"], &[], None);
+    approx("per_row", total_or_only(&r, "per_row"), 2.0);
+    let text = r.warnings.to_string();
+    assert_eq!(r.warnings.diagnostics.len(), 1, "{text}");
+    let w = &r.warnings.diagnostics[0];
+    assert_eq!(w.code, kpiblend::diagnostic::Code::ZeroDenominator);
+    assert_eq!(
+        w.message,
+        "2 rows of `t` divide by zero in `t.a / t.b`: null there, so the aggregate leaves them out"
+    );
+    assert_eq!(w.data.as_ref().and_then(|d| d.record), Some(2), "the first such row");
+    let r = query(&p, &["guarded", "defaulted", "safe"], &[], None);
+    assert!(r.warnings.diagnostics.is_empty(), "{}", r.warnings);
+    // In a filter: the row is left out of the count, and said.
+    let r = query(&p, &["kept"], &[], None);
+    approx("kept", total_or_only(&r, "kept"), 1.0);
+    assert_eq!(r.warnings.diagnostics.len(), 1, "{}", r.warnings);
+}
+
 fn total_or_only(r: &Report, name: &str) -> Option<f64> {
     match &r.rows[0].cells[item(r, name)] {
         Cell::Kpi(k) => k.value,

@@ -1,9 +1,12 @@
-//! Negative durations: a time minus a time that comes out negative (an end before its
-//! start) keeps its value, sign included, but is flagged with a warning that counts the
-//! rows and points at the first one.
+//! What rows do that SQL lets pass without a word, said with a warning that counts the
+//! rows and points at the first one: a time minus a time that comes out negative (an end
+//! before its start; the value is kept, sign included), and a division by zero inside an
+//! aggregate's argument or filter (null there, as in SQL, so the aggregate leaves the row
+//! out). Divisions inside `case` or `coalesce` are taken to be the user's own handling of
+//! zero and are not counted.
 //!
-//! Only programs that subtract a time from a time pay for this. Each such subtraction in
-//! an aggregate that is evaluated gets a hidden `count` of the rows where it is negative,
+//! Only programs that subtract times or divide in rows pay for this. Each such expression
+//! in an aggregate that is evaluated gets a hidden `count` of the rows it concerns,
 //! computed with the other aggregates in the same scan (ungrouped, under the request's
 //! filter). Only when that count is not zero are the rows looked at again to find the
 //! first one; when evaluation streamed from the files, that means reading them again with
@@ -14,11 +17,22 @@ use super::{CHUNK, Data, DataOptions, Engine};
 use crate::diagnostic::{Code, DataLocation, Diagnostic};
 use crate::program::*;
 
-/// One time − time subtraction, and the hidden aggregate that counts its negative rows.
+/// What a check looks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `end - start < 0` for two times.
+    NegativeDuration,
+    /// `a / b` with `b = 0` and `a` not null.
+    ZeroDivision,
+}
+
+/// One time − time subtraction or one division, and the hidden aggregate that counts the
+/// rows where it is negative or divides by zero.
 pub(super) struct Check {
+    kind: Kind,
     dataset: DatasetId,
-    /// `sub < 0` (and the aggregate's filter, when `sub` is in its argument): the condition
-    /// the hidden aggregate counts.
+    /// The condition the hidden aggregate counts (with the aggregate's filter, when the
+    /// expression is in its argument).
     negative: RowExpr,
     sub: RowExpr,
     /// The KPI (or other aggregate user) the subtraction was found in, for the label.
@@ -35,7 +49,7 @@ pub(super) fn plan(
 ) -> Option<(Program, Vec<Check>)> {
     // (dataset, subtraction, the aggregate's filter when the subtraction is in its
     // argument: rows the filter leaves out do not count, aggregate)
-    let mut found: Vec<(DatasetId, RowExpr, Option<RowExpr>, AggId)> = Vec::new();
+    let mut found: Vec<(DatasetId, RowExpr, Option<RowExpr>, AggId, Kind)> = Vec::new();
     for &a in aggs {
         let def = &program.aggregates[a];
         let parts = def
@@ -44,11 +58,16 @@ pub(super) fn plan(
             .map(|e| (e, def.filter.clone()))
             .chain(def.filter.iter().map(|e| (e, None)));
         for (e, filter) in parts {
-            subtractions(e, &mut |sub| {
-                if !found.iter().any(|(d, s, f, _)| *d == def.dataset && s == sub && *f == filter) {
-                    found.push((def.dataset, sub.clone(), filter.clone(), a));
+            let mut add = |kind: Kind, sub: &RowExpr| {
+                if !found
+                    .iter()
+                    .any(|(d, s, f, _, _)| *d == def.dataset && s == sub && *f == filter)
+                {
+                    found.push((def.dataset, sub.clone(), filter.clone(), a, kind));
                 }
-            });
+            };
+            subtractions(e, &mut |sub| add(Kind::NegativeDuration, sub));
+            divisions(e, &mut |div| add(Kind::ZeroDivision, div));
         }
     }
     if found.is_empty() {
@@ -57,12 +76,16 @@ pub(super) fn plan(
     let mut planned = program.clone();
     let checks = found
         .into_iter()
-        .map(|(dataset, sub, filter, agg)| {
-            let below_zero = RowExpr::Binary(
-                BinaryOp::Cmp(CmpOp::Lt),
-                Box::new(sub.clone()),
-                Box::new(RowExpr::Const(Value::Num(0.0))),
-            );
+        .map(|(dataset, sub, filter, agg, kind)| {
+            let zero = || Box::new(RowExpr::Const(Value::Num(0.0)));
+            let below_zero = match (kind, &sub) {
+                (Kind::ZeroDivision, RowExpr::Binary(_, num, den)) => RowExpr::Binary(
+                    BinaryOp::And,
+                    Box::new(RowExpr::Binary(BinaryOp::Cmp(CmpOp::Eq), den.clone(), zero())),
+                    Box::new(RowExpr::IsNull(num.clone(), true)),
+                ),
+                _ => RowExpr::Binary(BinaryOp::Cmp(CmpOp::Lt), Box::new(sub.clone()), zero()),
+            };
             let negative = match filter {
                 Some(f) => RowExpr::Binary(BinaryOp::And, Box::new(f), Box::new(below_zero)),
                 None => below_zero,
@@ -78,7 +101,7 @@ pub(super) fn plan(
                 super::kpi::agg_refs(&program.kpis[k].expr, &mut refs);
                 refs.contains(&agg)
             });
-            Check { dataset, negative, sub, kpi, hidden: planned.aggregates.len() - 1 }
+            Check { kind, dataset, negative, sub, kpi, hidden: planned.aggregates.len() - 1 }
         })
         .collect();
     Some((planned, checks))
@@ -118,23 +141,10 @@ pub(super) fn warnings(engine: &Engine<'_>, checks: &[Check]) -> Vec<Diagnostic>
 fn warning(program: &Program, check: &Check, count: u64, first: Option<u64>) -> Diagnostic {
     let ds = &program.datasets[check.dataset];
     let rows = if count == 1 { "1 row".to_string() } else { format!("{count} rows") };
-    let (text, help) = match operands(program, &check.sub) {
-        Some((end, start)) => (
-            format!("{end} - {start}"),
-            format!("check the data; to leave such rows out, filter with `where {end} >= {start}`"),
-        ),
-        None => ("time - time".to_string(), "check the data".to_string()),
+    let mut d = match check.kind {
+        Kind::NegativeDuration => negative_duration(program, check, count, &rows),
+        Kind::ZeroDivision => zero_division(program, check, count, &rows),
     };
-    let mut d = Diagnostic::warning(
-        Code::NegativeDuration,
-        format!(
-            "{rows} of `{}` {} a negative duration `{text}`: the end is before the start",
-            ds.name,
-            if count == 1 { "has" } else { "have" },
-        ),
-    )
-    .note("the values are kept as they are (negative), not made positive")
-    .help(help);
     d.data = Some(DataLocation {
         path: ds.path.display().to_string(),
         line: None,
@@ -146,6 +156,48 @@ fn warning(program: &Program, check: &Check, count: u64, first: Option<u64>) -> 
         d = d.at(kpi.expr_span, format!("in kpi `{}`", kpi.name));
     }
     d
+}
+
+fn zero_division(program: &Program, check: &Check, count: u64, rows: &str) -> Diagnostic {
+    let ds = &program.datasets[check.dataset];
+    let (num, den) = match operands(program, &check.sub) {
+        Some((a, b)) => (a, b),
+        None => ("a".to_string(), "b".to_string()),
+    };
+    Diagnostic::warning(
+        Code::ZeroDenominator,
+        format!(
+            "{rows} of `{}` {} by zero in `{num} / {den}`: null there, so the aggregate leaves {} out",
+            ds.name,
+            if count == 1 { "divides" } else { "divide" },
+            if count == 1 { "it" } else { "them" },
+        ),
+    )
+    .note("a number divided by zero is null, as in SQLite and MySQL (PostgreSQL stops with an error, DuckDB gives infinity)")
+    .help(format!(
+        "`safe_div({num}, {den}, 0)` gives a value of your choice there; `where {den} != 0` leaves such rows out without a word"
+    ))
+}
+
+fn negative_duration(program: &Program, check: &Check, count: u64, rows: &str) -> Diagnostic {
+    let ds = &program.datasets[check.dataset];
+    let (text, help) = match operands(program, &check.sub) {
+        Some((end, start)) => (
+            format!("{end} - {start}"),
+            format!("check the data; to leave such rows out, filter with `where {end} >= {start}`"),
+        ),
+        None => ("time - time".to_string(), "check the data".to_string()),
+    };
+    Diagnostic::warning(
+        Code::NegativeDuration,
+        format!(
+            "{rows} of `{}` {} a negative duration `{text}`: the end is before the start",
+            ds.name,
+            if count == 1 { "has" } else { "have" },
+        ),
+    )
+    .note("the values are kept as they are (negative), not made positive")
+    .help(help)
 }
 
 /// The 1-based record of the first row (under the request's filter) where the check's
@@ -179,6 +231,17 @@ fn first_row(engine: &Engine<'_>, data: &Data, check: &Check) -> Option<u64> {
     None
 }
 
+/// Calls `f` on every division in `e` that is not inside a `case` or `coalesce` (there,
+/// a zero is taken to be handled).
+fn divisions(e: &RowExpr, f: &mut dyn FnMut(&RowExpr)) {
+    match e {
+        RowExpr::Case { .. } | RowExpr::Func(ScalarFunc::Coalesce, _) => return,
+        RowExpr::Binary(BinaryOp::Div, _, _) => f(e),
+        _ => {}
+    }
+    e.for_each_child(&mut |c| divisions(c, f));
+}
+
 /// Calls `f` on every subtraction of a time from a time in `e`.
 fn subtractions(e: &RowExpr, f: &mut dyn FnMut(&RowExpr)) {
     if let RowExpr::Binary(BinaryOp::Sub, a, b) = e
@@ -206,12 +269,15 @@ fn is_time(e: &RowExpr) -> bool {
     }
 }
 
-/// The two columns of `end - start` as written (`calls.ended_at`), when both are columns.
+/// The two columns of `end - start` or `a / b` as written (`calls.ended_at`), when both
+/// are columns (a number too, for a division's numerator).
 fn operands(program: &Program, sub: &RowExpr) -> Option<(String, String)> {
     let column = |e: &RowExpr| match e {
         RowExpr::Column { dataset, column, .. } => {
             Some(format!("{}.{column}", program.datasets[*dataset].name))
         }
+        RowExpr::Const(Value::Num(x)) => Some(crate::render::format::plain(*x)),
+        RowExpr::Dim(d, _) => Some(program.dims[*d].name.clone()),
         _ => None,
     };
     match sub {
