@@ -79,9 +79,12 @@ pub struct QueryText {
 /// A part of the query typed on the command line, and where it sits in the text.
 #[derive(Debug, Clone)]
 pub struct Pasted {
-    /// The flag it was typed after: `--kpi`, `--by`, `--where`.
+    /// The flag it was typed after: `--kpi`, `--by`, `--where`, `--trend`.
     pub flag: &'static str,
     pub range: std::ops::Range<usize>,
+    /// What was typed, when the text holds something else in its place (the period dim a
+    /// trend groups by: `week`).
+    pub typed: Option<String>,
 }
 
 impl QueryText {
@@ -104,11 +107,27 @@ impl QueryText {
                 continue;
             };
             let p = &self.pasted[i];
-            let id = *moved[i].get_or_insert_with(|| {
-                sources.add(SourceFile::new(p.flag, self.text[p.range.clone()].to_string()))
-            });
+            let typed = p.typed.clone().unwrap_or_else(|| self.text[p.range.clone()].to_string());
+            let id = *moved[i]
+                .get_or_insert_with(|| sources.add(SourceFile::new(p.flag, typed.clone())));
             let start = span.range().start - p.range.start;
-            label.span = Span::new(id, start, start + span.range().len());
+            label.span = match p.typed {
+                Some(_) => Span::new(id, 0, typed.len()),
+                None => Span::new(id, start, start + span.range().len()),
+            };
+            if p.flag == "--trend" {
+                label.message = label.message.replace("a dim of", "periods of the time column of");
+            }
+        }
+        // The period dim is kpiblend's: messages name the trend's periods instead.
+        if let Some(p) = self.pasted.iter().find(|p| p.flag == "--trend") {
+            let grain = p.typed.clone().unwrap_or_default();
+            for d in diagnostics.iter_mut() {
+                d.message = d.message.replace(
+                    &format!("grouped by `{PERIOD}`"),
+                    &format!("shown by {grain} (`--trend {grain}`)"),
+                );
+            }
         }
     }
 }
@@ -205,7 +224,11 @@ impl Query {
                 if i > 0 {
                     text.push_str(", ");
                 }
-                pasted.push(Pasted { flag: "--kpi", range: text.len()..text.len() + item.len() });
+                pasted.push(Pasted {
+                    flag: "--kpi",
+                    range: text.len()..text.len() + item.len(),
+                    typed: None,
+                });
                 text.push_str(item);
             }
         }
@@ -218,8 +241,15 @@ impl Query {
                 if i > 0 {
                     text.push_str(", ");
                 }
+                let range = text.len()..text.len() + d.len();
                 if i >= added {
-                    pasted.push(Pasted { flag: "--by", range: text.len()..text.len() + d.len() });
+                    pasted.push(Pasted { flag: "--by", range, typed: None });
+                } else if let Some(grain) = self.trend.filter(|_| d == PERIOD) {
+                    pasted.push(Pasted {
+                        flag: "--trend",
+                        range,
+                        typed: Some(grain.name().into()),
+                    });
                 }
                 text.push_str(d);
             }
@@ -237,6 +267,7 @@ impl Query {
                         pasted.push(Pasted {
                             flag: "--where",
                             range: text.len()..text.len() + f.len(),
+                            typed: None,
                         });
                         text.push_str(f);
                         text.push(')');

@@ -440,9 +440,26 @@ impl Session {
             QUERY_VIEW,
             Some(self.cancel.clone()),
         );
+        // Messages name the typed expression, not the KPI it became (`__expr_0`).
+        let rename = |ds: &mut [Diagnostic]| {
+            for d in ds {
+                let texts = std::iter::once(&mut d.message)
+                    .chain(d.help.as_mut())
+                    .chain(d.notes.iter_mut())
+                    .chain(d.labels.iter_mut().map(|l| &mut l.message));
+                for text in texts {
+                    for (name, label) in &labels {
+                        let shown = format!("`{}`", sanitize_line(label));
+                        *text = text
+                            .replace(&format!("kpi `{name}`"), &shown)
+                            .replace(&format!("`{name}`"), &shown);
+                    }
+                }
+            }
+        };
         match result {
             Ok(mut report) => {
-                report.notes.clear();
+                rename(&mut report.warnings.diagnostics);
                 for item in &mut report.items {
                     if let Some((_, label)) = labels.iter().find(|(n, _)| *n == item.name) {
                         item.name.clone_from(label);
@@ -470,7 +487,9 @@ impl Session {
                 if interrupted {
                     return Reply::fail("interrupted\n");
                 }
-                Reply::fail(self.render(&e.diagnostics, &e.sources, Some(&extra)))
+                let mut diagnostics = e.diagnostics;
+                rename(&mut diagnostics);
+                Reply::fail(self.render(&diagnostics, &e.sources, Some(&extra)))
             }
         }
     }

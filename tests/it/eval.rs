@@ -2698,8 +2698,21 @@ fn query_flag_mistakes_are_shown_where_they_were_typed() {
         let args = [&["eval", "examples/contact_center.kpi"][..], flags].concat();
         let out = support::kpiblend(&support::root(), &args);
         let err = support::stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{flags:?}: {err}");
+        assert_eq!(out.status.code(), Some(2), "a usage error: {flags:?}: {err}");
         assert!(err.starts_with(&format!("error[{code}]")), "{flags:?}: {err}");
         assert!(err.contains(place), "{flags:?}: {err}");
     }
+    // A trend over a KPI whose data does not reach the time column names the trend, not
+    // kpiblend's own period dim.
+    let out = support::kpiblend(
+        &support::root(),
+        &["eval", "library/resolution.kpi", "--trend", "week", "--kpi", "backlog"],
+    );
+    let err = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error[KB0408]: `backlog` cannot be shown by week (`--trend week`)"),
+        "{err}"
+    );
+    assert!(err.contains(" ::: --trend:1\n") && !err.contains("__period"), "{err}");
 }

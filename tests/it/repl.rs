@@ -759,3 +759,16 @@ fn load_refuses_to_drop_unsaved_typed_definitions() {
     fails(&mut s, "again");
     assert_eq!(ok(&mut s, ":format csv"), "format csv\n");
 }
+
+/// Messages about a typed expression name it as typed, not the KPI the REPL made of it
+/// (red team: "kpi `__expr_0` is text"); notes are shown as `eval` shows them.
+#[test]
+fn messages_name_the_typed_expression_and_notes_are_shown() {
+    let mut s = loaded();
+    let err = fails(&mut s, "\"abc\"");
+    assert!(err.starts_with("error[KB0201]: `\"abc\"` is text"), "{err}");
+    assert!(!err.contains("__expr"), "{err}");
+    let err = fails(&mut s, "aht, count(calls) > 3");
+    assert!(err.contains("`count(calls) > 3` is true/false"), "{err}");
+    assert!(ok(&mut s, "aht by site").contains("note 2026-03-14: billing outage"));
+}
