@@ -275,7 +275,16 @@ impl Session {
 
     fn show(&self, name: &str) -> Reply {
         match self.stmts.iter().find(|s| s.name.as_deref() == Some(name)) {
-            Some(s) => Reply::ok(shown_source(&s.text)),
+            Some(s) => {
+                let mut out = shown_source(&s.text);
+                // A param set with `:set` or `--param` says the value in force.
+                if let Some((_, v)) =
+                    self.params_in_force().into_iter().rev().find(|(n, _)| n == name)
+                {
+                    let _ = writeln!(out, "  (set to {} in this session)", sanitize_line(&v));
+                }
+                Reply::ok(out)
+            }
             None => self.unknown(name),
         }
     }

@@ -212,7 +212,14 @@ impl Session {
                 self.last_definitions = Some(input.to_string());
                 self.define(input, &parsed.module)
             }
-            Ok(ReplInput::Query(q)) => self.query(input, &q),
+            Ok(ReplInput::Query(q)) => match self.view_as_query(&q) {
+                // A view's name alone runs the view, as `eval --view` does.
+                Some(body) => match syntax::parse_repl(FileId(0), &body) {
+                    Ok(ReplInput::Query(v)) => self.query(&body, &v),
+                    _ => self.query(input, &q),
+                },
+                None => self.query(input, &q),
+            },
             Err(diags) => self.render_errors(&diags, input),
         }
     }
@@ -390,6 +397,20 @@ impl Session {
             }
         }
         out
+    }
+
+    /// The query a view's name alone stands for: the view's text after its `=`
+    /// (`aht, fcr by site, week`).
+    fn view_as_query(&self, q: &syntax::Query) -> Option<String> {
+        let [item] = &q.items[..] else { return None };
+        let ExprKind::Name(name) = &item.kind else { return None };
+        if !q.by.is_empty() || q.filter.is_some() {
+            return None;
+        }
+        self.program()?.view(&name.name)?;
+        let stmt = self.stmts.iter().find(|s| s.name.as_deref() == Some(name.name.as_str()))?;
+        let (_, body) = stmt.text.split_once('=')?;
+        Some(body.trim().to_string())
     }
 
     /// A query: names and expressions, `by` dims, `where` condition.

@@ -772,3 +772,19 @@ fn messages_name_the_typed_expression_and_notes_are_shown() {
     assert!(err.contains("`count(calls) > 3` is true/false"), "{err}");
     assert!(ok(&mut s, "aht by site").contains("note 2026-03-14: billing outage"));
 }
+
+/// A view's name runs the view; `:show` of a param set in the session says the value in
+/// force (red team: views could not be run in the REPL, and `:show` gave the file's value).
+#[test]
+fn a_view_name_runs_the_view_and_show_says_a_params_value_in_force() {
+    let mut s = loaded();
+    let out = ok(&mut s, "weekly_by_site");
+    assert!(out.starts_with("site        week             aht"), "{out}");
+    let mut s2 = loaded();
+    assert_eq!(ok(&mut s2, "aht, fcr, csat, nps, aht_with_csat by site, week"), out);
+    ok(&mut s, ":set answer_within = 30s");
+    assert_eq!(
+        ok(&mut s, ":show answer_within"),
+        "param answer_within = 20s\n  (set to 30s in this session)\n"
+    );
+}
