@@ -188,24 +188,26 @@ impl Session {
             Ok(t) => {
                 let rows = t.rows;
                 let read_from = ReadFrom::new(path, ds);
+                let before = (self.tables.clone(), self.read_from.clone(), self.data_paths.clone());
                 self.tables.insert(name.to_string(), std::sync::Arc::new(t));
                 self.read_from.insert(name.to_string(), read_from);
                 self.data_paths.retain(|(n, _)| n != name);
                 self.data_paths.push((name.to_string(), path.to_path_buf()));
                 let checked = self.project().check();
-                let ok = !checked.has_errors();
                 let diags = self.render(&checked.diagnostics, &checked.program.sources, None);
-                if ok {
-                    self.checked = Some(checked);
+                let shown = sanitize_line(&path.display().to_string());
+                if checked.has_errors() {
+                    // The definitions do not fit the new file: keep the old one, as a
+                    // failed `:load` keeps the session.
+                    (self.tables, self.read_from, self.data_paths) = before;
+                    return Reply::fail(format!(
+                        "{diags}error: the definitions do not fit {shown}; `{name}` still reads its previous data\n"
+                    ));
                 }
+                self.checked = Some(checked);
                 Reply {
-                    out: format!(
-                        "{name}: {rows} rows from {}\n",
-                        sanitize_line(&path.display().to_string())
-                    ),
                     err: diags,
-                    ok,
-                    quit: false,
+                    ..Reply::ok(format!("{name}: {} from {shown}\n", rows_text(rows)))
                 }
             }
             Err(d) => Reply::fail(crate::render::diagnostics::human(
@@ -218,13 +220,25 @@ impl Session {
 
     fn datasets(&self) -> Reply {
         let Some(p) = self.program() else { return Reply::ok("no datasets\n") };
+        let lines: Vec<(String, String, String)> = p
+            .datasets
+            .iter()
+            .map(|d| {
+                let rows = self.tables.get(&d.name).map_or(0, |t| t.rows);
+                // The file the rows came from.
+                let path = self.read_from.get(&d.name).map_or(&d.path, |r| &r.path);
+                (
+                    sanitize_line(&d.name),
+                    rows_text(rows),
+                    sanitize_line(&path.display().to_string()),
+                )
+            })
+            .collect();
+        let name_w = lines.iter().map(|l| l.0.chars().count()).max().unwrap_or(0);
+        let rows_w = lines.iter().map(|l| l.1.chars().count()).max().unwrap_or(0);
         let mut out = String::new();
-        for d in &p.datasets {
-            let rows = self.tables.get(&d.name).map_or(0, |t| t.rows);
-            // The file the rows came from.
-            let path = self.read_from.get(&d.name).map_or(&d.path, |r| &r.path);
-            let path = sanitize_line(&path.display().to_string());
-            let _ = writeln!(out, "{}  {} rows  {path}", d.name, rows);
+        for (name, rows, path) in &lines {
+            let _ = writeln!(out, "{name:name_w$}  {rows:>rows_w$}  {path}");
         }
         Reply::ok(out)
     }
@@ -240,7 +254,7 @@ impl Session {
         };
         let names: Vec<String> = t.columns.iter().map(|c| sanitize_line(&c.name)).collect();
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
-        let mut out = format!("{name}: {} rows\n", t.rows);
+        let mut out = format!("{name}: {}\n", rows_text(t.rows));
         for (c, shown) in t.columns.iter().zip(&names) {
             let nulls = match &c.data {
                 ColumnData::Num(v) => v.iter().filter(|x| x.is_nan()).count(),
@@ -334,6 +348,13 @@ impl Session {
 
 /// A statement as typed, its line breaks kept and everything else a string literal can
 /// hold (controls, bidirectional controls) escaped.
+/// `1 row`, `5,000 rows`.
+fn rows_text(rows: usize) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let n = crate::render::format::value(Some(rows as f64), &crate::types::Unit::Count);
+    format!("{n} {}", if rows == 1 { "row" } else { "rows" })
+}
+
 fn shown_source(text: &str) -> String {
     let text = text.trim().replace("\r\n", "\n").replace('\r', "\n").replace('\t', "    ");
     format!("{}\n", sanitize(&text))

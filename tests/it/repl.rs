@@ -145,11 +145,11 @@ fn meta_commands() {
         )
     );
     let schema = ok(&mut s, ":schema surveys");
-    assert!(schema.starts_with("surveys: 1094 rows\n"), "{schema}");
+    assert!(schema.starts_with("surveys: 1,094 rows\n"), "{schema}");
     assert!(schema.contains("csat        int       41 null"), "{schema}");
     let datasets = ok(&mut s, ":datasets");
     assert!(
-        datasets.contains("calls  5000 rows") && datasets.contains("surveys  1094 rows"),
+        datasets.contains("calls    5,000 rows") && datasets.contains("surveys  1,094 rows"),
         "{datasets}"
     );
     assert_eq!(ok(&mut s, ":show answer_within"), "param answer_within = 20s\n");
@@ -369,7 +369,7 @@ fn data_and_reload_keep_typed_definitions() {
     ok(&mut s, "kpi fast_answer = rate(calls.wait_s <= 10s) target >= 60%");
     assert_eq!(
         ok(&mut s, &format!(":data calls {}", csv.display())),
-        format!("calls: 1 rows from {}\n", csv.display())
+        format!("calls: 1 row from {}\n", csv.display())
     );
     s.handle(":format csv");
     assert_eq!(ok(&mut s, "contacts"), "item,kind,value,status\ncontacts,kpi,1,none\n");
@@ -787,4 +787,17 @@ fn a_view_name_runs_the_view_and_show_says_a_params_value_in_force() {
         ok(&mut s, ":show answer_within"),
         "param answer_within = 20s\n  (set to 30s in this session)\n"
     );
+}
+
+/// `:data` with a file the definitions do not fit keeps the previous data, as a failed
+/// `:load` keeps the session (red team: it swapped anyway, and every later query failed).
+#[test]
+fn data_that_does_not_fit_the_definitions_leaves_the_session_as_it_was() {
+    let dir = support::TempDir::new("repl-data-misfit");
+    let narrow = dir.write("narrow.csv", "contact_id,site\n1,x\n");
+    let mut s = loaded();
+    let err = fails(&mut s, &format!(":data calls {}", narrow.display()));
+    assert!(err.contains("error[KB0101]"), "{err}");
+    assert!(err.contains("`calls` still reads its previous data"), "{err}");
+    assert!(ok(&mut s, "count(calls)").contains("5,000"));
 }
