@@ -451,7 +451,8 @@ fn explain_blend(p: &Program, b: usize) -> String {
         let k = &p.kpis[c];
         let dir = match k.direction() {
             Some(Direction::LowerIsBetter) => "score 100 × min(target / value, 1)",
-            _ => "score 100 × min(value / target, 1)",
+            Some(Direction::HigherIsBetter) => "score 100 × min(value / target, 1)",
+            None => "score 100 when it holds, else 0",
         };
         let _ = writeln!(
             out,
@@ -471,6 +472,6 @@ fn explain_blend(p: &Program, b: usize) -> String {
         }
         None => out.push_str("  guard:  none\n"),
     }
-    out.push_str("  score:  weighted mean of the component scores; insufficient when a component has no value or too few rows\n");
+    out.push_str("  score:  weighted mean of the component scores; a miss scores at most 99.9, and 0 when\n          the target or the value is 0 or less; insufficient when a component has no value or\n          too few rows, or the guard cannot be decided\n");
     out
 }
