@@ -367,7 +367,7 @@ fn help() -> String {
     for (_, usage) in COMMANDS {
         let _ = writeln!(out, "  {usage}");
     }
-    out.push_str("\nTab completes names, columns after `dataset.`, functions and commands. Ctrl-C interrupts; Ctrl-D leaves.\n");
+    out.push_str("\nTab completes names, columns after `dataset.`, functions and commands. Ctrl-C interrupts a query (a second one at an empty prompt leaves); Ctrl-D leaves.\n");
     out
 }
 

@@ -102,6 +102,9 @@ pub struct Session {
     inputs: usize,
     /// Definitions were typed since the last `:load` or `:save` (a `:load` would drop them).
     unsaved: bool,
+    /// Data warnings already shown (a link key that finds no row): each is said once, not
+    /// after every query that reads the data.
+    said: std::collections::HashSet<String>,
     /// The last input that parsed as definitions: a line that can only go on a statement
     /// (`    unit seconds`, `    with csat`) is read as its continuation.
     last_definitions: Option<String>,
@@ -139,6 +142,7 @@ impl Session {
             inputs: 0,
             last_definitions: None,
             unsaved: false,
+            said: std::collections::HashSet::new(),
             input_line: 1,
         }
     }
@@ -498,10 +502,13 @@ impl Session {
                     ));
                 }
                 let w = &report.warnings;
-                Reply {
-                    err: self.render(&w.diagnostics, &w.sources, Some(&extra)),
-                    ..Reply::ok(out)
-                }
+                let fresh: Vec<Diagnostic> = w
+                    .diagnostics
+                    .iter()
+                    .filter(|d| self.said.insert(format!("{}\0{}", d.code, d.message)))
+                    .cloned()
+                    .collect();
+                Reply { err: self.render(&fresh, &w.sources, Some(&extra)), ..Reply::ok(out) }
             }
             Err(e) => {
                 let interrupted = e.diagnostics.iter().any(|d| d.code == Code::Interrupted);
@@ -579,6 +586,7 @@ impl Session {
         }
         if reply.ok {
             self.unsaved = false;
+            self.said.clear();
             reply.err.push_str(&self.waiting_overrides());
         }
         reply
