@@ -577,18 +577,27 @@ fn placeholder(p: &ast::Param) -> ParamDef {
     ParamDef { name: p.name.name.clone(), span: p.name.span, value: Value::Null, ty: Ty::Error }
 }
 
-/// The expression a KPI divides by, through multiplication or division by a number
-/// (`a / b * 100`, `100 * a / b`): see [`KpiDef::divisor_span`].
+/// The expression a KPI divides by, through what keeps the groups' weights: adding,
+/// subtracting or multiplying by a number and negating (`1 - a / b`, `-(a / b)`,
+/// `a / b * 100`, `a * (100 / b)`): see [`KpiDef::divisor_span`].
 fn divisor(e: &ast::Expr) -> Option<crate::source::Span> {
+    use ast::BinaryOp::{Add, Div, Mul, Sub};
     let number = |e: &ast::Expr| matches!(e.kind, ExprKind::Number(_) | ExprKind::Percent(_));
     match &e.kind {
-        ExprKind::Binary { op: ast::BinaryOp::Div, rhs, .. } if !number(rhs) => Some(rhs.span),
-        ExprKind::Binary { op: ast::BinaryOp::Div | ast::BinaryOp::Mul, lhs, rhs }
-            if number(rhs) =>
-        {
-            divisor(lhs)
-        }
-        ExprKind::Binary { op: ast::BinaryOp::Mul, lhs, rhs } if number(lhs) => divisor(rhs),
+        ExprKind::Binary { op: Div, rhs, .. } if !number(rhs) => Some(rhs.span),
+        ExprKind::Binary { op: Div | Mul | Add | Sub, lhs, rhs } if number(rhs) => divisor(lhs),
+        ExprKind::Binary { op: Mul | Add | Sub, lhs, rhs } if number(lhs) => divisor(rhs),
+        // `a * (100 / b)`: what the number is divided by.
+        ExprKind::Binary { op: Mul, lhs, rhs } => match (&lhs.kind, &rhs.kind) {
+            (_, ExprKind::Binary { op: Div, lhs: n, rhs: d }) if number(n) && !number(d) => {
+                Some(d.span)
+            }
+            (ExprKind::Binary { op: Div, lhs: n, rhs: d }, _) if number(n) && !number(d) => {
+                Some(d.span)
+            }
+            _ => None,
+        },
+        ExprKind::Unary { op: ast::UnaryOp::Neg, operand } => divisor(operand),
         ExprKind::Call { func, args, filter: None, over: None }
             if func.name == "safe_div" && args.len() >= 2 =>
         {

@@ -181,13 +181,7 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         // Mistakes in `--kpi`, `--by` and `--where` are shown in what was typed there.
         placed.relocate(&mut checked.diagnostics, &mut checked.program.sources, QUERY_FILE);
         if !report_diagnostics(&checked, err_color) {
-            // A mistake in the flags is a usage error (exit 2); one in the file a finding.
-            let in_flags = checked.diagnostics.iter().filter(|d| d.is_error()).any(|d| {
-                d.primary_span()
-                    .and_then(|s| checked.program.sources.get(s.file))
-                    .is_some_and(|f| f.name.starts_with("--") || f.name == QUERY_FILE)
-            });
-            return Ok(if in_flags { Outcome::Failure } else { super::failure_kind(&checked) });
+            return Ok(super::query_failure(&checked, QUERY_FILE));
         }
     }
     let program = &checked.program;

@@ -157,7 +157,7 @@ fn evaluate(args: &ExplainArgs, file: &KpiFile, q: &Query, color: bool) -> Resul
     placed.relocate(&mut checked.diagnostics, &mut checked.program.sources, QUERY_FILE);
     if checked.has_errors() {
         show(&checked.diagnostics, &checked.program);
-        return Err(super::failure_kind(&checked));
+        return Err(super::query_failure(&checked, QUERY_FILE));
     }
     let Some(view) = checked.program.view(query::VIEW) else { return Err(Outcome::Failure) };
     match eval::evaluate_files(&checked.program, &Request::view(view), &LoadOptions::default()) {

@@ -212,6 +212,18 @@ pub fn failure_kind(checked: &kpiblend::check::Checked) -> Outcome {
     failure_of(&checked.diagnostics)
 }
 
+/// [`failure_kind`] of a program checked with a query's definitions (named `query_file`,
+/// the flags' parts relocated to sources named after them): a mistake in the flags is a
+/// usage error (exit 2), one in the file a finding.
+pub fn query_failure(checked: &kpiblend::check::Checked, query_file: &str) -> Outcome {
+    let in_flags = checked.diagnostics.iter().filter(|d| d.is_error()).any(|d| {
+        d.primary_span()
+            .and_then(|s| checked.program.sources.get(s.file))
+            .is_some_and(|f| f.name.starts_with("--") || f.name == query_file)
+    });
+    if in_flags { Outcome::Failure } else { failure_kind(checked) }
+}
+
 /// [`failure_kind`] of a list of diagnostics with errors among them.
 pub fn failure_of(diagnostics: &[kpiblend::diagnostic::Diagnostic]) -> Outcome {
     let io = diagnostics.iter().any(|d| {

@@ -147,7 +147,10 @@ fn batch(mut session: Session, mut out: Out, mut failed: bool) -> Result<Outcome
         // A finished statement waits for the next line: a clause on its own line
         // (`    unit seconds`) goes on it, as in a file.
         if let Some((text, at)) = ready.take() {
-            if !text.trim_start().starts_with(':') && kpiblend::syntax::continues_statement(&line) {
+            let comment = line.trim_start().starts_with('#');
+            if !text.trim_start().starts_with(':')
+                && (comment || kpiblend::syntax::continues_statement(&line))
+            {
                 pending = text;
                 start = at;
             } else {

@@ -453,7 +453,11 @@ impl Engine<'_> {
                         v.map_or("null".into(), |x| format!("{}", round(x, 4.0)))
                     ));
                 }
-                out.push(format!("{} ({})", self.describe(e), values.join(", ")));
+                out.push(if values.is_empty() {
+                    self.describe(e)
+                } else {
+                    format!("{} ({})", self.describe(e), values.join(", "))
+                });
             }
         }
     }
@@ -462,6 +466,7 @@ impl Engine<'_> {
     fn describe(&self, e: &KpiExpr) -> String {
         match e {
             KpiExpr::Const(Value::Num(x)) => format!("{}", round(*x, 6.0)),
+            KpiExpr::Const(Value::Null) => "null".into(),
             KpiExpr::Const(v) => format!("{v:?}"),
             KpiExpr::Kpi(k) => self.program.kpis[*k].name.clone(),
             KpiExpr::Binary(op, a, b) => {

@@ -160,9 +160,9 @@ fn warning(program: &Program, check: &Check, count: u64, first: Option<u64>) -> 
 
 fn zero_division(program: &Program, check: &Check, count: u64, rows: &str) -> Diagnostic {
     let ds = &program.datasets[check.dataset];
-    let (num, den) = match operands(program, &check.sub) {
-        Some((a, b)) => (a, b),
-        None => ("a".to_string(), "b".to_string()),
+    let (num, den) = match &check.sub {
+        RowExpr::Binary(_, a, b) => (row_text(program, a, true), row_text(program, b, true)),
+        _ => ("a".to_string(), "b".to_string()),
     };
     Diagnostic::warning(
         Code::ZeroDenominator,
@@ -229,6 +229,34 @@ fn first_row(engine: &Engine<'_>, data: &Data, check: &Check) -> Option<u64> {
         }
     }
     None
+}
+
+/// A row expression written back as the language reads it (`d.v / (d.w - 2)`), bracketed
+/// when it is an operation and `bracket` asks (the right side of `/`).
+fn row_text(program: &Program, e: &RowExpr, bracket: bool) -> String {
+    match e {
+        RowExpr::Column { dataset, column, .. } => {
+            format!("{}.{column}", program.datasets[*dataset].name)
+        }
+        RowExpr::Const(Value::Num(x)) => crate::render::format::trim(*x, 6),
+        RowExpr::Dim(d, _) => program.dims[*d].name.clone(),
+        RowExpr::Unary(crate::ast::UnaryOp::Neg, x) => format!("-{}", row_text(program, x, true)),
+        RowExpr::Func(f, args) => {
+            let name = ScalarFunc::ALL.iter().find(|(_, g, _)| g == f).map_or("f", |(n, _, _)| n);
+            let args: Vec<String> = args.iter().map(|a| row_text(program, a, false)).collect();
+            format!("{name}({})", args.join(", "))
+        }
+        RowExpr::Binary(op, a, b) => {
+            let text = format!(
+                "{} {} {}",
+                row_text(program, a, true),
+                op.as_str(),
+                row_text(program, b, true)
+            );
+            if bracket { format!("({text})") } else { text }
+        }
+        _ => "…".to_string(),
+    }
 }
 
 /// Calls `f` on every division in `e` that is not inside a `case` or `coalesce` (there,

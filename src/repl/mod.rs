@@ -185,7 +185,12 @@ impl Session {
         self.inputs += 1;
         let previous = self.last_definitions.take();
         let trimmed = input.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
+        if trimmed.is_empty() {
+            return Reply::ok("");
+        }
+        // Only comments: nothing to do, and a definition can still go on after them.
+        if trimmed.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+            self.last_definitions = previous;
             return Reply::ok("");
         }
         if let Some(cmd) = trimmed.strip_prefix(':') {
@@ -505,7 +510,10 @@ impl Session {
                 let fresh: Vec<Diagnostic> = w
                     .diagnostics
                     .iter()
-                    .filter(|d| self.said.insert(format!("{}\0{}", d.code, d.message)))
+                    // The same warning: same words, same place (the KPI), same data file.
+                    .filter(|d| {
+                        self.said.insert(format!("{:?}", (d.code, &d.message, &d.labels, &d.data)))
+                    })
                     .cloned()
                     .collect();
                 Reply { err: self.render(&fresh, &w.sources, Some(&extra)), ..Reply::ok(out) }

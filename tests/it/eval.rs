@@ -2449,6 +2449,16 @@ fn a_division_by_zero_in_rows_is_counted_in_a_warning() {
     let r = query(&p, &["kept"], &[], None);
     approx("kept", total_or_only(&r, "kept"), 1.0);
     assert_eq!(r.warnings.diagnostics.len(), 1, "{}", r.warnings);
+    // The division is named as written, whatever its operands.
+    let p = project(
+        "dataset t = csv(\"t.csv\") { a: number  b: number }\nkpi q = sum((t.a + 1) / (t.b - 2))",
+        &[("t", "a,b\n4,2\n5,3\n")],
+    );
+    let r = query(&p, &["q"], &[], None);
+    assert_eq!(
+        r.warnings.diagnostics[0].message,
+        "1 row of `t` divides by zero in `(t.a + 1) / (t.b - 2)`: null there, so the aggregate leaves it out"
+    );
 }
 
 fn total_or_only(r: &Report, name: &str) -> Option<f64> {

@@ -660,7 +660,8 @@ fn explain_change_weighs_a_ratio_by_its_divisor() {
         "mx.kpi",
         "dataset c = csv(\"mx.csv\", time: \"t\")\ndim g = c.g\n\
          kpi share = count(c where c.ok) / count(c) * 100\nkpi okr = rate(c.ok)\n\
-         kpi same = share\n",
+         kpi same = share\nkpi not_share = 100 - count(c where c.ok) / count(c) * 100\n\
+         kpi scaled = count(c where c.ok) * (100 / count(c))\n",
     );
     let explain = |kpi: &str| {
         let args = ["explain-change", "mx.kpi", "--kpi", kpi, "--by", "g", "--from", "2026-02-01"];
@@ -668,8 +669,10 @@ fn explain_change_weighs_a_ratio_by_its_divisor() {
             [&args[..], &["--to", "2026-03-01", "--vs", "2026-01-01", "2026-02-01"]].concat();
         json(&dir, &[&args[..], &["--format", "json"]].concat())
     };
-    // Each group's share is unchanged (25%, 75%): the whole change, 50 → 62.5, is mix.
-    for kpi in ["share", "same"] {
+    // Each group's share is unchanged (25%, 75%): the whole change, 50 → 62.5, is mix
+    // (and for its complement, 50 → 37.5, -12.5).
+    for kpi in ["share", "same", "not_share", "scaled"] {
+        let sign = if kpi == "not_share" { -1.0 } else { 1.0 };
         let e = explain(kpi);
         let volumes: Vec<(f64, f64)> = e["groups"]
             .as_array()
@@ -678,7 +681,7 @@ fn explain_change_weighs_a_ratio_by_its_divisor() {
             .map(|g| (g["volume_before"].as_f64().unwrap(), g["volume_after"].as_f64().unwrap()))
             .collect();
         assert_eq!(volumes, [(4.0, 4.0), (4.0, 12.0)], "{e}");
-        assert!((e["mix"].as_f64().unwrap() - 12.5).abs() < 1e-9, "{e}");
+        assert!((e["mix"].as_f64().unwrap() - sign * 12.5).abs() < 1e-9, "{kpi}: {e}");
         assert!(e["rate"].as_f64().unwrap().abs() < 1e-9, "{e}");
         assert!(e["residual"].as_f64().unwrap().abs() < 1e-9, "{e}");
         assert_eq!(e["residual_causes"], serde_json::json!([]), "{e}");

@@ -715,6 +715,21 @@ fn clauses_on_their_own_lines_go_on_the_definition_before_them() {
     ok(&mut s, "blend both = aht2\n    with csat");
     ok(&mut s, "    weights 60%, 40%");
     assert!(ok(&mut s, ":show both").contains("weights 60%, 40%"));
+    // A comment in between does not end it (red team: piped, the clause was dropped).
+    ok(&mut s, "kpi n1 = count(calls)");
+    ok(&mut s, "# the target comes next");
+    ok(&mut s, "    target >= 1");
+    assert!(ok(&mut s, ":show n1").contains("target >= 1"));
+    let piped = support::kpiblend_with_stdin(
+        &root(),
+        &["repl", "examples/contact_center.kpi"],
+        b"kpi x = count(calls)\n# a comment\n  target >= 3\n  # another\n  unit \"calls\"\n:show x\n",
+    );
+    assert_eq!(
+        support::stdout(&piped),
+        "loaded 16 kpis, 3 blends, 4 dims, 1 view, 1 param; calls: 5,000 rows, surveys: 1,094 rows\n\
+         defined `x`\nkpi x = count(calls)\n# a comment\n  target >= 3\n  # another\n  unit \"calls\"\n"
+    );
     // A query in between ends the definition: the clause is an error again.
     ok(&mut s, "kpi n2 = count(calls)");
     ok(&mut s, "n2");
