@@ -268,7 +268,8 @@ impl Project {
             let table = match self.bound.get(&ds.name) {
                 Some(t) => t.clone(),
                 None => {
-                    let opts = DataOptions { load: self.load.clone(), all_columns: false };
+                    let opts =
+                        DataOptions { load: self.load.clone(), all_columns: false, columns: None };
                     let mut load = opts.load.clone();
                     load.delimiter = ds.delimiter;
                     load.declared = ds.declared.clone();

@@ -27,6 +27,9 @@ pub struct DataOptions {
     pub load: LoadOptions,
     /// Load every column, not only the referenced ones (the REPL does, for new definitions).
     pub all_columns: bool,
+    /// The columns to load of each dataset, by id (see [`request_columns`]); `None`: the
+    /// columns any definition reads.
+    pub columns: Option<Vec<Vec<String>>>,
 }
 
 impl Data {
@@ -40,8 +43,11 @@ impl Data {
             load.delimiter = ds.delimiter;
             load.declared = ds.declared.clone();
             load.null_tokens.extend(ds.null_tokens.iter().cloned());
-            load.columns =
-                if opts.all_columns { None } else { Some(referenced_columns(program, id)) };
+            load.columns = match (&opts.columns, opts.all_columns) {
+                (_, true) => None,
+                (Some(columns), false) => Some(columns.get(id).cloned().unwrap_or_default()),
+                (None, false) => Some(referenced_columns(program, id)),
+            };
             let path = ds.path.display().to_string();
             let table =
                 data::open_data_file(&ds.path).and_then(|f| data::load_csv(f, &path, &load));
@@ -248,6 +254,47 @@ pub fn referenced_columns(program: &Program, id: DatasetId) -> Vec<String> {
         }
     }
     cols.into_iter().collect()
+}
+
+/// The columns of each dataset (by id) that evaluating `req` reads: the arguments and
+/// filters of its KPIs' aggregates, its dims and those its correlations and changes go
+/// over, its filter, the links, and every declared column (checked in every row).
+pub(super) fn request_columns(program: &Program, req: &super::Request) -> Vec<Vec<String>> {
+    let mut cols: Vec<std::collections::BTreeSet<String>> =
+        vec![std::collections::BTreeSet::new(); program.datasets.len()];
+    let mut exprs: Vec<&RowExpr> = Vec::new();
+    let mut dims: Vec<DimId> = req.by.clone();
+    for k in super::needed_kpis(program, &req.items) {
+        let expr = &program.kpis[k].expr;
+        let mut aggs = Vec::new();
+        super::kpi::agg_refs(expr, &mut aggs);
+        for a in aggs {
+            exprs.extend(program.aggregates[a].arg.iter().chain(&program.aggregates[a].filter));
+        }
+        dims.extend(super::kpi::finer(expr).into_iter().map(|(_, over)| over));
+    }
+    for item in &req.items {
+        if let ItemRef::Blend(b) = item
+            && let Some(guard) = &program.blends[*b].guard
+        {
+            dims.extend(super::kpi::finer(guard).into_iter().map(|(_, over)| over));
+        }
+    }
+    exprs.extend(dims.iter().map(|&d| &program.dims[d].expr));
+    exprs.extend(&req.filter);
+    for e in exprs {
+        walk_columns(e, &mut |d, c| {
+            cols[d].insert(c.to_string());
+        });
+    }
+    for (from, ds) in program.datasets.iter().enumerate() {
+        cols[from].extend(ds.declared.iter().map(|(name, _)| name.clone()));
+        for link in &ds.links {
+            cols[from].insert(link.column.clone());
+            cols[link.target].insert(link.target_column.clone());
+        }
+    }
+    cols.into_iter().map(|c| c.into_iter().collect()).collect()
 }
 
 /// Calls `f(dataset, column)` for every column an expression reads.

@@ -140,12 +140,41 @@ pub fn evaluate_files(
             Err(_) => {}
         }
     }
-    let data = Data::load(program, &DataOptions { load: load.clone(), all_columns: false })?;
+    // The columns this request reads, as streaming would: `--bad-rows skip` judges no more.
+    let columns = Some(data::request_columns(program, req));
+    let data =
+        Data::load(program, &DataOptions { load: load.clone(), all_columns: false, columns })?;
     match run(program, &data, req, None) {
         Ok(report) => Ok(report),
         Err(Stop::Error(d)) => Err(vec![d]),
         Err(Stop::Fallback(why)) => unreachable!("loaded data never falls back ({why})"),
     }
+}
+
+/// The KPIs `items` need, with the KPIs they use (blends' components and guards), in
+/// evaluation order.
+pub(crate) fn needed_kpis(program: &Program, items: &[ItemRef]) -> Vec<KpiId> {
+    let mut need = vec![false; program.kpis.len()];
+    let mut stack: Vec<KpiId> = Vec::new();
+    for item in items {
+        match *item {
+            ItemRef::Kpi(k) => stack.push(k),
+            ItemRef::Blend(b) => {
+                let blend = &program.blends[b];
+                stack.extend(&blend.components);
+                if let Some(g) = &blend.guard {
+                    kpi::kpi_refs(g, &mut stack);
+                }
+            }
+        }
+    }
+    while let Some(k) = stack.pop() {
+        if std::mem::replace(&mut need[k], true) {
+            continue;
+        }
+        kpi::kpi_refs(&program.kpis[k].expr, &mut stack);
+    }
+    program.kpi_order.iter().copied().filter(|&k| need[k]).collect()
 }
 
 /// [`run_here`] with stack for the deepest expression the checker lets through (a host's
@@ -440,27 +469,7 @@ impl From<Diagnostic> for Stop {
 impl Engine<'_> {
     /// The requested KPIs, the KPIs they use, and blend components and guard KPIs.
     fn needed_kpis(&self, items: &[ItemRef]) -> Vec<KpiId> {
-        let mut need = vec![false; self.program.kpis.len()];
-        let mut stack: Vec<KpiId> = Vec::new();
-        for item in items {
-            match *item {
-                ItemRef::Kpi(k) => stack.push(k),
-                ItemRef::Blend(b) => {
-                    let blend = &self.program.blends[b];
-                    stack.extend(&blend.components);
-                    if let Some(g) = &blend.guard {
-                        kpi::kpi_refs(g, &mut stack);
-                    }
-                }
-            }
-        }
-        while let Some(k) = stack.pop() {
-            if std::mem::replace(&mut need[k], true) {
-                continue;
-            }
-            kpi::kpi_refs(&self.program.kpis[k].expr, &mut stack);
-        }
-        self.program.kpi_order.iter().copied().filter(|&k| need[k]).collect()
+        needed_kpis(self.program, items)
     }
 
     /// Computes the tables of the given groupings (and of the finer groupings their

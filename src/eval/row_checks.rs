@@ -123,9 +123,11 @@ pub(super) fn warnings(engine: &Engine<'_>, checks: &[Check]) -> Vec<Diagnostic>
         let data = if engine.files.is_some() {
             reloaded
                 .get_or_insert_with(|| {
-                    let opts = engine
-                        .files
-                        .map(|load| DataOptions { load: load.clone(), all_columns: false });
+                    let opts = engine.files.map(|load| DataOptions {
+                        load: load.clone(),
+                        all_columns: false,
+                        columns: None,
+                    });
                     opts.and_then(|o| Data::load(engine.program, &o).ok())
                 })
                 .as_ref()

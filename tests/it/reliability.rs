@@ -1643,6 +1643,47 @@ fn cells_are_judged_by_one_rule_wherever_they_are() {
     }
 }
 
+/// `--bad-rows skip` judges the columns the request reads, as plain `eval` does: a bad
+/// cell in a column only an unselected KPI reads skips no row (red team: `--kpi n` gave
+/// 19,999 with skip and 20,000 without).
+#[test]
+fn skipping_judges_only_the_columns_the_request_reads() {
+    let dir = TempDir::new("skip-request-columns");
+    let mut csv = String::from("id,y\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!(
+            "{i},{}\n",
+            if i == 15_000 { "oops".to_string() } else { (i % 3).to_string() }
+        ));
+    }
+    dir.write("d.csv", &csv);
+    dir.write(
+        "k.kpi",
+        "dataset d = csv(\"d.csv\")\nkpi n = count(d)\nkpi sy = sum(d.y)\nview vn = n\n",
+    );
+    let value = |args: &[&str]| {
+        let o = support::kpiblend(
+            dir.path(),
+            &[&["eval", "k.kpi", "--format", "json"][..], args].concat(),
+        );
+        assert!(o.status.success(), "{args:?}: {}", support::stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&support::stdout(&o)).unwrap();
+        v["rows"][0]["cells"][0]["value"].as_f64().unwrap()
+    };
+    for args in [
+        &["--kpi", "n"][..],
+        &["--view", "vn"],
+        &["--kpi", "n", "--bad-rows", "skip"],
+        &["--view", "vn", "--bad-rows", "skip", "--threads", "1"],
+    ] {
+        assert_eq!(value(args), 20_000.0, "{args:?}");
+    }
+    // Reading `y`, the row is skipped (and said), or the run fails.
+    assert_eq!(value(&["--kpi", "n,sy", "--bad-rows", "skip"]), 19_999.0);
+    let o = support::kpiblend(dir.path(), &["eval", "k.kpi", "--kpi", "n,sy"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
 /// `fmt` run as root over a user's file (a CI container, pre-commit in Docker) leaves it
 /// the user's: the new file gets the old one's owner and group, as its permissions.
 #[cfg(unix)]
@@ -2108,7 +2149,7 @@ fn x07_repl_replies_escape_labels_paths_and_column_names() {
     let o = piped_repl(dir.path(), b":explain s\n:datasets\n:schema t\n:show r\n:explain r\n");
     let out = support::stdout(&o);
     assert!(out.contains("kpi s \u{2014} lab\\u{1b}[31m\\u{9b}\\u{7f}"), "{out}");
-    let datasets = out.lines().find(|l| l.starts_with("t  1 rows  ")).unwrap_or_default();
+    let datasets = out.lines().find(|l| l.starts_with("t  1 row  ")).unwrap_or_default();
     assert!(datasets.ends_with("e\\u{1b}[31m.csv"), "{out}");
     assert!(out.contains("x\\u{1b}[2J"), "{out}");
     assert!(out.contains("kpi r \"raw\\u{202e}\" = count(t)\n"), "{out}");
