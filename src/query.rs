@@ -174,6 +174,22 @@ impl Query {
         // Datasets the grouping needs to reach: the dims' and, for periods, the time column's.
         let mut targets: Vec<usize> =
             by.iter().filter_map(|d| program.dim(d)).map(|d| program.dims[d].home).collect();
+        // The datasets the filter reads (its columns, and the dims it names).
+        if let Some(f) = &self.filter
+            && let Ok(crate::syntax::ReplInput::Query(q)) =
+                crate::syntax::parse_repl(crate::source::FileId(0), &format!("x where {f}"))
+            && let Some(cond) = &q.filter
+        {
+            cond.walk(|e| match &e.kind {
+                crate::ast::ExprKind::Column { dataset, .. } => {
+                    targets.extend(program.dataset(&dataset.name));
+                }
+                crate::ast::ExprKind::Name(n) => {
+                    targets.extend(program.dim(&n.name).map(|d| program.dims[d].home));
+                }
+                _ => {}
+            });
+        }
         if self.trend.is_some() || self.from.is_some() || self.to.is_some() {
             let (dataset, column) = time_column(program).ok_or_else(|| {
                 Diagnostic::error(Code::BadOverride, "no dataset has a time column to take periods from")

@@ -163,6 +163,9 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
                         }
                         None => {}
                     }
+                    if args.filter.is_some() {
+                        how.push("filtered by --where".to_string());
+                    }
                     eprint(&format!(
                         "note: not shown, as their data cannot be {}: {}\n",
                         how.join(" and "),

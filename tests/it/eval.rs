@@ -2693,6 +2693,31 @@ fn a_time_in_the_last_microsecond_of_the_range_stays_on_its_day() {
     assert!(table.contains("9999-12-31T23:59:59.99"), "{table}");
 }
 
+/// Without `--kpi`, `--where` leaves out the KPIs whose data the filter cannot reach and
+/// says so, as `--by` and `--trend` do (red team: an error inside text kpiblend wrote).
+#[test]
+fn where_without_kpi_leaves_out_what_the_filter_cannot_reach() {
+    let out = support::kpiblend(
+        &support::root(),
+        &[
+            "eval",
+            "library/blends.kpi",
+            "--where",
+            "contacts.channel == \"voice\"",
+            "--format",
+            "csv",
+        ],
+    );
+    let err = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.starts_with("note: not shown, as their data cannot be filtered by --where: backlog,"),
+        "{err}"
+    );
+    let csv = support::stdout(&out);
+    assert!(csv.contains("\naht,kpi,") && !csv.contains("\nbacklog,"), "{csv}");
+}
+
 /// A mistake in `--kpi`, `--by` or `--where` is shown in what was typed after the flag, not
 /// in the view kpiblend writes from them (red team: `<command line>:3:8`, `where (zz)`).
 #[test]
