@@ -74,12 +74,18 @@ pub enum ResidualCause {
     /// An overall value is not the volume-weighted mean of its groups' values (sums,
     /// counts, medians, ratios of KPIs).
     NotAWeightedMean,
+    /// A period's groups have no volume (the KPI's divisor is 0 over them): shares, and so
+    /// mix and rate, are undefined; all of the change is left over.
+    NoVolume,
 }
 
 impl ResidualCause {
     pub fn text(self) -> &'static str {
         match self {
-            ResidualCause::OnePeriodGroups => "groups in one period only",
+            ResidualCause::OnePeriodGroups => {
+                "groups with a value in one period only (no rows, or a divisor of 0, in the other)"
+            }
+            ResidualCause::NoVolume => "a period whose groups weigh nothing (its divisor is 0)",
             ResidualCause::NotAWeightedMean => {
                 "the KPI is not a volume-weighted mean of its groups"
             }
@@ -189,10 +195,18 @@ pub fn explain(kpi: &str, before: &Report, after: &Report) -> Explanation {
         && !groups.is_empty()
         && is_mean(tb, sum_of(|g| g.before))
         && is_mean(ta, sum_of(|g| g.after));
-    let (mix, rate) =
-        if additive { (0.0, sum_of(|g| g.after) - sum_of(|g| g.before)) } else { (mix, rate) };
+    let no_volume = !additive && (total_before <= 0.0 || total_after <= 0.0);
+    let (mix, rate) = if additive {
+        (0.0, sum_of(|g| g.after) - sum_of(|g| g.before))
+    } else if no_volume {
+        (0.0, 0.0)
+    } else {
+        (mix, rate)
+    };
     if additive {
         residual_causes.clear();
+    } else if no_volume {
+        residual_causes = vec![ResidualCause::NoVolume];
     } else if !mean {
         residual_causes.push(ResidualCause::NotAWeightedMean);
     }

@@ -240,7 +240,7 @@ fn human(e: &Explanation, after: &Report, args: &ExplainArgs) -> String {
                 out,
                 "  the groups add up to the total, so the change is the sum of theirs (no mix to split)"
             );
-        } else {
+        } else if !e.residual_causes.contains(&explain::ResidualCause::NoVolume) {
             let _ =
                 writeln!(out, "  due to mix (volume moving between groups):  {}", change(e.mix));
             let _ =

@@ -720,3 +720,27 @@ fn a_trend_leaves_rows_without_a_time_out_of_every_format_and_says_so() {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(!stderr(&out).contains("no time"), "{}", stderr(&out));
 }
+
+/// When a period's divisor is 0 over all its groups, shares are undefined: no mix and rate
+/// are given, and the change is left over with that cause (red team: `±0` and `+0.5`).
+#[test]
+fn explain_change_gives_no_split_when_a_periods_divisor_is_zero() {
+    let dir = TempDir::new("insight-zero-volume");
+    dir.write(
+        "z.csv",
+        "t,g,v,w\n2026-03-02T10:00:00Z,a,5,\n2026-03-02T10:00:00Z,b,3,2\n2026-03-02T10:00:00Z,b,4,-2\n\
+         2026-03-09T10:00:00Z,a,6,1\n2026-03-09T10:00:00Z,b,2,3\n",
+    );
+    dir.write("z.kpi", "dataset d = csv(\"z.csv\") { w: int }\ndim g = d.g\nkpi sd = safe_div(sum(d.v), sum(d.w), 0)\n");
+    let args = ["explain-change", "z.kpi", "--kpi", "sd", "--by", "g", "--from", "2026-03-09"];
+    let args = [&args[..], &["--to", "2026-03-10", "--vs", "2026-03-02", "2026-03-03"]].concat();
+    let e = json(&dir, &[&args[..], &["--format", "json"]].concat());
+    assert_eq!(e["residual_causes"], serde_json::json!(["no_volume"]), "{e}");
+    assert_eq!(
+        (e["mix"].as_f64(), e["rate"].as_f64(), e["residual"].as_f64()),
+        (Some(0.0), Some(0.0), Some(2.0)),
+        "{e}"
+    );
+    let text = stdout(&kpiblend(dir.path(), &args));
+    assert!(!text.contains("due to mix") && text.contains("weigh nothing"), "{text}");
+}
