@@ -170,19 +170,31 @@ impl<'p, R: Read> Source<'p, R> {
         let q = meta.start + scan.open_quote? as u64;
         let (line, col) = (t.line_at(q), t.column_at(q));
         let field = scan.field_starts.len() - 1;
-        Some(LoadError {
+        Some(self.quote_error(
+            meta,
+            field,
+            line,
+            format!("quote opened at line {line} col {col} is never closed"),
+            "write quotes inside a quoted field as `\"\"`",
+        ))
+    }
+
+    /// An error about a quote in field `field` of the record `meta`, at `line`.
+    fn quote_error(
+        &self,
+        meta: Meta,
+        field: usize,
+        line: u64,
+        message: String,
+        fix: &str,
+    ) -> LoadError {
+        LoadError {
             record: (meta.number > 0).then_some(meta.number),
             column: self.names.get(field).filter(|_| meta.number > 0).cloned(),
-            ..LoadError::at(
-                self.path,
-                line,
-                format!("quote opened at line {line} col {col} is never closed"),
-            )
-            .with_help(
-                "a field that starts with `\"` runs until the next lone `\"`; write quotes inside \
-                 a quoted field as `\"\"`",
-            )
-        })
+            ..LoadError::at(self.path, line, message).with_help(format!(
+                "a field that starts with `\"` runs until the next lone `\"`; {fix}"
+            ))
+        }
     }
 
     /// If the record `meta` has a quoted field that spans line breaks and goes on after its
@@ -213,24 +225,20 @@ impl<'p, R: Read> Source<'p, R> {
         let (ol, oc) = (t.line_at(meta.start + open as u64), t.column_at(meta.start + open as u64));
         let (cl, cc) =
             (t.line_at(meta.start + text as u64 - 1), t.column_at(meta.start + text as u64 - 1));
-        Some(LoadError {
-            record: (meta.number > 0).then_some(meta.number),
-            column: self.names.get(field).filter(|_| meta.number > 0).cloned(),
-            ..LoadError::at(
-                self.path,
-                ol,
-                format!(
-                    "quote opened at line {ol} col {oc} closes at line {cl} col {cc}, inside `{}`: \
-                     the {} line breaks between were read as text, joining lines {ol}–{cl} into one record",
-                    crate::render::escape::sanitize_line(&snippet),
-                    cl - ol,
-                ),
-            )
-            .with_help(
-                "a field that starts with `\"` runs until the next lone `\"`; a `\"` in a value needs \
-                 the whole value quoted and the quote doubled: `\"screen 12\"\" wide\"`",
-            )
-        })
+        let message = format!(
+            "quote opened at line {ol} col {oc} closes at line {cl} col {cc}, inside `{}`: the {} \
+             line breaks between were read as text, joining lines {ol}–{cl} into one record",
+            crate::render::escape::sanitize_line(&snippet),
+            cl - ol,
+        );
+        Some(self.quote_error(
+            meta,
+            field,
+            ol,
+            message,
+            "a `\"` in a value needs the whole value quoted and the quote doubled: \
+             `\"screen 12\"\" wide\"`",
+        ))
     }
 
     /// Physical line where the record `meta` starts; it must be the latest record read.
