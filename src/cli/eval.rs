@@ -237,6 +237,19 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         };
         eval::rank(&mut report, i);
     }
+    // Notes of the period asked for, as its rows.
+    let day = |t: &Option<String>| {
+        t.as_deref().and_then(|t| {
+            #[allow(clippy::cast_precision_loss)]
+            let date = kpiblend::data::parse_date(t).map(|d| d as f64);
+            date.or_else(|| kpiblend::data::parse_time(t).map(|s| s / 86_400.0))
+        })
+    };
+    let (from, to) = (day(&args.from), day(&args.to));
+    #[allow(clippy::cast_precision_loss)]
+    report.notes.retain(|n| {
+        from.is_none_or(|f| n.date as f64 >= f.floor()) && to.is_none_or(|t| (n.date as f64) < t)
+    });
     if query.trend.is_some() && trend::keep_periods(&mut report) {
         eprint(
             "note: rows that reach no time (an empty time, or a link that finds no row) are in no period, so the trend leaves them out; `eval` without `--trend` counts them\n",

@@ -126,9 +126,11 @@ impl Trend {
                 }
             })
             .collect();
+        // Notes in the periods shown (`--from`/`--to` may leave some out).
         let notes = report
             .notes
             .iter()
+            .filter(|n| days.binary_search(&grain.start(n.date)).is_ok())
             .map(|n| TrendNote {
                 date: n.date_text.clone(),
                 period: calendar::format_date(grain.start(n.date)),

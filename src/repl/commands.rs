@@ -299,7 +299,10 @@ impl Session {
                 }
                 Reply::ok(out)
             }
-            None => self.unknown(name),
+            None => match self.program().and_then(|p| imported_definition(p, name)) {
+                Some(text) => Reply::ok(text),
+                None => self.unknown(name),
+            },
         }
     }
 
@@ -317,10 +320,7 @@ impl Session {
         match p.item(name) {
             Some(ItemRef::Kpi(k)) => Reply::ok(explain_kpi(p, k)),
             Some(ItemRef::Blend(b)) => Reply::ok(explain_blend(p, b)),
-            None => match self.stmts.iter().find(|s| s.name.as_deref() == Some(name)) {
-                Some(s) => Reply::ok(shown_source(&s.text)),
-                None => self.unknown(name),
-            },
+            None => self.show(name),
         }
     }
 
@@ -353,6 +353,26 @@ fn rows_text(rows: usize) -> String {
     #[allow(clippy::cast_precision_loss)]
     let n = crate::render::format::value(Some(rows as f64), &crate::types::Unit::Count);
     format!("{n} {}", if rows == 1 { "row" } else { "rows" })
+}
+
+/// A definition from an imported file, with where it is: a KPI whole, anything else by
+/// the line that names it (`dim site = calls.site  (library/datasets.kpi:12)`).
+fn imported_definition(p: &Program, name: &str) -> Option<String> {
+    let (span, whole) = p
+        .kpis
+        .iter()
+        .find(|k| k.name == name)
+        .map(|k| (k.def_span, true))
+        .or_else(|| p.dims.iter().find(|d| d.name == name).map(|d| (d.span, false)))
+        .or_else(|| p.params.iter().find(|d| d.name == name).map(|d| (d.span, false)))
+        .or_else(|| p.blends.iter().find(|d| d.name == name).map(|d| (d.span, false)))
+        .or_else(|| p.views.iter().find(|d| d.name == name).map(|d| (d.span, false)))
+        .or_else(|| p.datasets.iter().find(|d| d.name == name).map(|d| (d.span, false)))?;
+    let file = p.sources.get(span.file)?;
+    let line = file.line_col(span.start as usize).line;
+    let text =
+        if whole { p.sources.snippet(span).to_string() } else { file.line_text(line).to_string() };
+    Some(format!("{}  ({}:{line})\n", shown_source(&text).trim_end(), sanitize_line(&file.name)))
 }
 
 fn shown_source(text: &str) -> String {

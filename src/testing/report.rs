@@ -57,13 +57,18 @@ pub fn human(runs: &[Run], color: bool) -> String {
     let mut out = String::new();
     let mut failures = String::new();
     let mut errors = String::new();
+    // Files that import the same file share its errors: each is said once.
+    let mut said = std::collections::HashSet::new();
     for run in runs {
         let r = match &run.result {
             Ok(r) => r,
             Err(e) => {
                 let _ = writeln!(out, "{} {}", paint(red, "ERROR"), sanitize_line(&run.file));
                 for d in &e.diagnostics {
-                    errors.push_str(&diag::human(d, &e.sources, color));
+                    let text = diag::human(d, &e.sources, color);
+                    if said.insert(text.clone()) {
+                        errors.push_str(&text);
+                    }
                 }
                 continue;
             }

@@ -744,3 +744,24 @@ fn explain_change_gives_no_split_when_a_periods_divisor_is_zero() {
     let text = stdout(&kpiblend(dir.path(), &args));
     assert!(!text.contains("due to mix") && text.contains("weigh nothing"), "{text}");
 }
+
+/// Notes outside the period asked for are left out, as its rows are, in the scorecard and
+/// in a trend (red team: a trend to 2026-03-16 listed a note of 2026-03-28 in a period it
+/// did not show).
+#[test]
+fn notes_outside_the_period_are_left_out() {
+    let root = crate::support::root();
+    let run = |args: &[&str]| {
+        stdout(&kpiblend(
+            &root,
+            &[&["eval", "examples/contact_center.kpi", "--kpi", "aht"][..], args].concat(),
+        ))
+    };
+    assert!(run(&[]).contains("note 2026-03-14"));
+    assert!(run(&["--from", "2026-03-01", "--to", "2026-03-15"]).contains("note 2026-03-14"));
+    assert!(!run(&["--from", "2026-03-15"]).contains("note 2026-03-14"));
+    assert!(!run(&["--to", "2026-03-14"]).contains("note 2026-03-14"));
+    let trend = run(&["--trend", "week", "--to", "2026-03-09", "--format", "json"]);
+    assert!(trend.contains("\"notes\": []"), "{trend}");
+    assert!(run(&["--trend", "week", "--format", "json"]).contains("billing outage"));
+}

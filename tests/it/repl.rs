@@ -826,3 +826,20 @@ fn a_data_warning_is_said_once() {
     let again = s.handle("csat by site");
     assert!(again.ok && !again.err.contains("KB0505"), "{}", again.err);
 }
+
+/// `:show` and `:explain` show a name an imported file defines, with its place (red team:
+/// "`aht` is not defined" while `aht` could be queried).
+#[test]
+fn show_finds_names_defined_in_imported_files() {
+    let mut s = Session::new();
+    assert!(s.load(&root().join("library/blends.kpi")).ok);
+    let aht = ok(&mut s, ":show aht");
+    assert!(aht.starts_with("kpi aht \"Average handle time\" =\n"), "{aht}");
+    assert!(
+        aht.trim_end().ends_with(&format!("{}:29)", root().join("library/speed.kpi").display())),
+        "{aht}"
+    );
+    let param = ok(&mut s, ":explain answer_within");
+    assert!(param.starts_with("param answer_within = 20s  ("), "{param}");
+    fails(&mut s, ":show nothing_of_that_name");
+}

@@ -743,3 +743,18 @@ fn undeclared_columns_are_typed_by_the_test_data() {
     let out = kpiblend(dir.path(), &["test", "t.kpi"]);
     assert!(stdout(&out).contains("d in the data: 2026-01-01, 2026-01-02"), "{}", stdout(&out));
 }
+
+/// Files that import one broken file share its errors: the report says each once (red
+/// team: seven times for the library).
+#[test]
+fn an_imported_files_errors_are_said_once() {
+    let dir = support::TempDir::new("testing-shared-errors");
+    dir.write("shared.kpi", "kpi broken = zz\n");
+    dir.write("a.kpi", "import \"shared.kpi\"\nkpi a = 1\n");
+    dir.write("b.kpi", "import \"shared.kpi\"\nkpi b = 1\n");
+    let out = kpiblend(dir.path(), &["test", "a.kpi", "b.kpi"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("ERROR a.kpi\nERROR b.kpi\n"), "{text}");
+    assert_eq!(text.matches("error[KB0102]").count(), 1, "{text}");
+}
