@@ -240,9 +240,8 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
     // Notes of the period asked for, as its rows.
     let day = |t: &Option<String>| {
         t.as_deref().and_then(|t| {
-            #[allow(clippy::cast_precision_loss)]
-            let date = kpiblend::data::parse_date(t).map(|d| d as f64);
-            date.or_else(|| kpiblend::data::parse_time(t).map(|s| s / 86_400.0))
+            kpiblend::data::parse_date(t)
+                .or_else(|| kpiblend::data::parse_time(t).map(|s| s / 86_400.0))
         })
     };
     let (from, to) = (day(&args.from), day(&args.to));
