@@ -167,6 +167,22 @@ impl Query {
     /// line sits in the text, for [`QueryText::relocate`].
     pub fn definitions_placed(&self, program: &Program) -> Result<QueryText, Diagnostic> {
         self.validate()?;
+        // `--by complexity` where `complexity` is a column, not a dim.
+        for b in self.by.iter().map(|b| b.trim()).filter(|b| program.dim(b).is_none()) {
+            let column = |d: &&crate::program::DatasetDef| {
+                d.declared.iter().chain(d.schema.iter().flatten()).any(|(c, _)| c == b)
+            };
+            if let Some(ds) = program.datasets.iter().find(column) {
+                return Err(Diagnostic::error(
+                    Code::BadOverride,
+                    format!("--by `{b}`: not a dim; `{}.{b}` is a column", ds.name),
+                )
+                .help(format!(
+                    "group by a dim: define one in the file, `dim {b} = {}.{b}`, then `--by {b}`",
+                    ds.name
+                )));
+            }
+        }
         let mut text = String::new();
         let mut by: Vec<String> = self.by.iter().map(|s| s.trim().to_string()).collect();
         let mut conditions: Vec<String> = self.filter.iter().map(|f| format!("({f})")).collect();
@@ -318,8 +334,14 @@ impl Query {
                 .help("name KPIs and blends, separated by commas: `--kpi aht,fcr`"));
         }
         if let Some(bad) = self.by.iter().find(|s| !name(s)) {
-            return Err(refuse("--by", bad, "not the name of a dim")
-                .help("name dims, separated by commas: `--by site,week`"));
+            let help = match bad.trim().split_once('.') {
+                // `--by contacts.complexity`: a column, which groups through a dim.
+                Some((ds, col)) if name(ds) && name(col) => format!(
+                    "group by a dim: define one in the file, `dim {col} = {ds}.{col}`, then `--by {col}`"
+                ),
+                _ => "name dims, separated by commas: `--by site,week`".to_string(),
+            };
+            return Err(refuse("--by", bad, "not the name of a dim").help(help));
         }
         if let Some(f) = &self.filter {
             // Parsed alone, as the condition of a query, it must be exactly one expression.

@@ -2718,6 +2718,21 @@ fn where_without_kpi_leaves_out_what_the_filter_cannot_reach() {
     assert!(csv.contains("\naht,kpi,") && !csv.contains("\nbacklog,"), "{csv}");
 }
 
+/// `--by` with a column (bare or `dataset.column`) says how to group by it: a dim (red team:
+/// the help suggested an aggregate).
+#[test]
+fn by_a_column_says_to_define_a_dim() {
+    for by in ["channel", "calls.channel"] {
+        let out = support::kpiblend(
+            &support::root(),
+            &["eval", "examples/contact_center.kpi", "--by", by],
+        );
+        let err = support::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("help: group by a dim: define one in the file, `dim channel = calls.channel`, then `--by channel`"), "{err}");
+    }
+}
+
 /// A mistake in `--kpi`, `--by` or `--where` is shown in what was typed after the flag, not
 /// in the view kpiblend writes from them (red team: `<command line>:3:8`, `where (zz)`).
 #[test]
