@@ -301,6 +301,7 @@ impl SchemaSource for BoundSchemas<'_> {
             Some(t) => Ok(crate::check::Schema {
                 columns: t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect(),
                 untyped: t.report.untyped.clone(),
+                text_among_numbers: t.report.text_among_numbers.clone(),
             }),
             None => FileSchemas.schema(dataset),
         }

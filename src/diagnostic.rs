@@ -256,6 +256,8 @@ codes! {
     Overflow = "KB0512",
     /// a division by zero made a KPI, or a row, null (a warning)
     ZeroDenominator = "KB0513",
+    /// a column read as text holds numbers but for a few cells (a warning)
+    TextAmongNumbers = "KB0514",
     // ---- tests -------------------------------------------------------------
     /// an `expect` that does not hold
     ExpectFailed = "KB0601",

@@ -168,6 +168,11 @@ impl Checker<'_> {
             for i in (0..self.program.datasets.len()).filter(|i| !confined.contains(i)) {
                 match schemas.schema(&self.program.datasets[i]) {
                     Ok(schema) => {
+                        let ds = &self.program.datasets[i];
+                        for (column, line, cell) in &schema.text_among_numbers {
+                            let warning = text_among_numbers(ds, column, *line, cell);
+                            self.diags.push(warning);
+                        }
                         self.program.datasets[i].schema = Some(schema.columns);
                         self.program.datasets[i].untyped = schema.untyped;
                     }
@@ -447,4 +452,31 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// KB0514: a column read as text although its sampled cells are numbers but for a few
+/// (`12s` among the seconds of `wait_s`): every KPI that needs a number of it fails, at
+/// the KPI; this says which cell made it text, and how to have such cells reported.
+fn text_among_numbers(ds: &DatasetDef, column: &str, line: u64, cell: &str) -> Diagnostic {
+    let path = ds.path.display().to_string();
+    let mut d = Diagnostic::warning(
+        Code::TextAmongNumbers,
+        format!(
+            "column `{column}` of `{}` is read as text: its cells are numbers but for some, the first `{}`",
+            ds.name,
+            crate::render::escape::sanitize_line(cell)
+        ),
+    )
+    .at(ds.span, "read from here")
+    .help(format!(
+        "declare the column's type in the dataset block (`{column}: number`, or `duration`): `eval` then names every cell that is not one, and `--bad-rows skip` leaves their rows out; or `null: \"{}\"` if it means no value",
+        crate::render::escape::sanitize_line(cell)
+    ));
+    d.data = Some(crate::diagnostic::DataLocation {
+        path,
+        line: Some(line),
+        record: None,
+        column: Some(column.to_string()),
+    });
+    d
 }

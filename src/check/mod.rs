@@ -45,6 +45,8 @@ pub struct Schema {
     pub columns: Vec<(String, ColumnType)>,
     /// Columns with no value in the sample: their type is unknown, so anything goes.
     pub untyped: Vec<String>,
+    /// Columns read as text among numbers (see `LoadReport::text_among_numbers`).
+    pub text_among_numbers: Vec<(String, u64, String)>,
 }
 
 /// Reads the data of `test` blocks, so the checker can check it as it checks data files.

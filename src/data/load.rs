@@ -306,6 +306,33 @@ fn read_sample<R: Read>(
     Ok(sample)
 }
 
+/// For a column of the sample inferred as text: when nine in ten of its cells are
+/// numbers, the line and text of the first that is not.
+fn text_among_numbers(
+    s: &Sample,
+    i: usize,
+    width: usize,
+    nulls: &[String],
+) -> Option<(u64, String)> {
+    let (mut numbers, mut first) = (0usize, None);
+    let mut cells = 0usize;
+    for r in (0..s.rows.len()).filter(|&r| s.rows[r].fields == width) {
+        let c = s.cell(r, i);
+        if c.is_empty() || nulls.iter().any(|t| t.as_bytes() == c) {
+            continue;
+        }
+        cells += 1;
+        if super::parse::number_bytes(c).is_ok() {
+            numbers += 1;
+        } else if first.is_none() {
+            let line =
+                s.rows[r].lines.as_ref().and_then(|l| l.get(i).copied()).unwrap_or(s.rows[r].line);
+            first = Some((line, String::from_utf8_lossy(c).into_owned()));
+        }
+    }
+    first.filter(|_| numbers * 10 >= cells * 9)
+}
+
 /// Creates the column builders, inferring the undeclared types from the sample.
 fn make_columns(
     loader: &mut Loader<'_>,
@@ -323,6 +350,11 @@ fn make_columns(
                     .map(|r| s.cell(r, i))
                     .filter(|c| !c.is_empty() && !nulls.iter().any(|t| t.as_bytes() == *c));
                 let (ty, all_empty) = infer(cells);
+                if ty == super::ColumnType::Text
+                    && let Some(stray) = text_among_numbers(s, i, width, nulls)
+                {
+                    loader.report.text_among_numbers.push((w.name.clone(), stray.0, stray.1));
+                }
                 let inference = Inference { sampled: s.rows.len(), all_empty };
                 (ty, Some(inference))
             }

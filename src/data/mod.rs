@@ -207,6 +207,10 @@ pub struct LoadReport {
     pub inferred: Vec<(String, ColumnType)>,
     /// Inferred columns whose sampled cells were all empty: their type is only a default.
     pub untyped: Vec<String>,
+    /// Inferred columns read as text although nine in ten of their sampled cells are
+    /// numbers: the column, and the line and text of the first cell that is not one
+    /// (`wait_s`, 7, `12s`). A stray unit or word in an export looks like this.
+    pub text_among_numbers: Vec<(String, u64, String)>,
 }
 
 /// What to do with a row that has a bad cell or the wrong number of fields.

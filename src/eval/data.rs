@@ -420,6 +420,7 @@ fn file_schema(
         Ok(crate::check::Schema {
             columns: table.columns.into_iter().map(|c| (c.name, c.ty)).collect(),
             untyped: table.report.untyped,
+            text_among_numbers: table.report.text_among_numbers,
         })
     }
 }

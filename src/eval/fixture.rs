@@ -22,6 +22,7 @@ impl FixtureSource for FixtureFiles {
         Ok(Schema {
             columns: table.columns.into_iter().map(|c| (c.name, c.ty)).collect(),
             untyped: table.report.untyped,
+            text_among_numbers: table.report.text_among_numbers,
         })
     }
 }

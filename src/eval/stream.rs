@@ -307,6 +307,7 @@ fn scan_dataset(
             first_errors: Vec::new(),
             inferred: Vec::new(),
             untyped: Vec::new(),
+            text_among_numbers: Vec::new(),
         },
     };
     Ok((merged.finish(), table))

@@ -1684,6 +1684,39 @@ fn skipping_judges_only_the_columns_the_request_reads() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// A column read as text because of a few odd cells among numbers says which cell, with its
+/// line (red team: `12s` in the first rows of `wait_s` gave only "`avg` needs numbers, found
+/// text" at the KPI, and no place in the data).
+#[test]
+fn a_column_made_text_by_a_few_cells_names_the_first() {
+    let dir = TempDir::new("text-among-numbers");
+    let mut csv = String::from("id,wait_s,note\n");
+    for i in 0..200 {
+        let wait = if i == 4 { "12s".to_string() } else { (i % 60).to_string() };
+        // `note` is text with a few numbers: not flagged.
+        let note = if i % 3 == 0 { "7".to_string() } else { format!("n{i}") };
+        csv.push_str(&format!("{i},{wait},{note}\n"));
+    }
+    dir.write("w.csv", &csv);
+    dir.write("w.kpi", "dataset c = csv(\"w.csv\")\nkpi asa = avg(c.wait_s) unit seconds\n");
+    let o = support::kpiblend(dir.path(), &["check", "w.kpi"]);
+    let out = support::stdout(&o);
+    assert!(out.starts_with("warning[KB0514]: column `wait_s` of `c` is read as text: its cells are numbers but for some, the first `12s`\n --> w.csv:6 (column `wait_s`)\n"), "{out}");
+    assert_eq!(out.matches("KB0514").count(), 1, "{out}");
+    assert!(out.contains("error[KB0202]"), "{out}");
+    // Declared, the cell is an error with its place in `eval`.
+    dir.write(
+        "w.kpi",
+        "dataset c = csv(\"w.csv\") { wait_s: number }\nkpi asa = avg(c.wait_s) unit seconds\n",
+    );
+    let o = support::kpiblend(dir.path(), &["eval", "w.kpi"]);
+    assert!(
+        support::stderr(&o).contains("--> w.csv:6 (record 5, column `wait_s`)"),
+        "{}",
+        support::stderr(&o)
+    );
+}
+
 /// `fmt` run as root over a user's file (a CI container, pre-commit in Docker) leaves it
 /// the user's: the new file gets the old one's owner and group, as its permissions.
 #[cfg(unix)]

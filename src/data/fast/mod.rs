@@ -260,6 +260,7 @@ pub fn parse_block(block: &[u8], layout: &Layout) -> Result<Table, Fallback> {
         first_errors: Vec::new(),
         inferred: Vec::new(),
         untyped: Vec::new(),
+        text_among_numbers: Vec::new(),
     };
     Ok(Table { columns, rows, report })
 }
