@@ -247,20 +247,22 @@ impl Col {
                 "; column `{}` was inferred as {ty} from the first {rows}{empty}",
                 self.name
             );
-            // With no value sampled, the type of this one; else text, which takes both.
-            let fits = if inf.all_empty {
-                [ColumnType::Bool, ColumnType::Int, ColumnType::Number, ColumnType::Time]
-                    .into_iter()
-                    .chain([ColumnType::Date])
-                    .find(|&t| accepts(t, raw))
-                    .unwrap_or(ColumnType::Text)
+            // With no value sampled, the type of this one; else the cell is the odd one
+            // out of a typed column, or the column is text after all.
+            help = Some(if inf.all_empty {
+                let fits =
+                    [ColumnType::Bool, ColumnType::Int, ColumnType::Number, ColumnType::Time]
+                        .into_iter()
+                        .chain([ColumnType::Date])
+                        .find(|&t| accepts(t, raw))
+                        .unwrap_or(ColumnType::Text);
+                format!("declare its type in the dataset block, e.g. `{}: {fits}`", self.name)
             } else {
-                ColumnType::Text
-            };
-            help = Some(format!(
-                "declare its type in the dataset block, e.g. `{}: {fits}`",
-                self.name
-            ));
+                format!(
+                    "`--bad-rows skip` leaves such rows out; if the column holds text, declare it in the dataset block: `{}: text`",
+                    self.name
+                )
+            });
         }
         (message, help)
     }

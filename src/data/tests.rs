@@ -459,14 +459,19 @@ fn a_late_mismatch_in_an_inferred_column_says_how_the_type_was_inferred() {
         "cannot parse `abc` as int; column `x` was inferred as int from the first 2 rows"
     );
     assert_eq!(at(&e), (Some(5), Some(4), Some("x")));
-    assert_eq!(e.help.as_deref(), Some("declare its type in the dataset block, e.g. `x: text`"));
+    assert_eq!(
+        e.help.as_deref(),
+        Some(
+            "`--bad-rows skip` leaves such rows out; if the column holds text, declare it in the dataset block: `x: text`"
+        )
+    );
     let e = fail("x,y\n,1\nabc,2\n", &LoadOptions { infer_rows: 1, ..opts() });
     assert_eq!(
         e.message,
         "cannot parse `abc` as number; column `x` was inferred as number from the first row, \
          which was empty"
     );
-    // Nothing sampled: the help names the type of the value found (bool), not text.
+    // Nothing sampled: the help names the type of the value found (bool).
     assert_eq!(e.help.as_deref(), Some("declare its type in the dataset block, e.g. `x: text`"));
     let e = fail("x,y\n,1\ntrue,2\n", &LoadOptions { infer_rows: 1, ..opts() });
     assert_eq!(e.help.as_deref(), Some("declare its type in the dataset block, e.g. `x: bool`"));
