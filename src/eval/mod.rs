@@ -245,7 +245,7 @@ fn run_here(
         .collect();
     engine.compute(sets, &hidden)?;
     let mut negative = emptiness::warnings(&engine, &empties);
-    negative.extend(row_checks::warnings(&engine, &checks));
+    negative.extend(row_checks::warnings(&engine, &checks, req));
     negative.extend(engine.zero_denominator_warnings(&req.by));
     let rows_table = req.by.clone();
     let total = if req.by.is_empty() {

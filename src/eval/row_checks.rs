@@ -108,7 +108,11 @@ pub(super) fn plan(
 }
 
 /// The warnings of the checks whose hidden count is not zero, after `compute`.
-pub(super) fn warnings(engine: &Engine<'_>, checks: &[Check]) -> Vec<Diagnostic> {
+pub(super) fn warnings(
+    engine: &Engine<'_>,
+    checks: &[Check],
+    req: &super::Request,
+) -> Vec<Diagnostic> {
     let Some(total) = engine.tables.get(&Vec::new()) else { return Vec::new() };
     let mut reloaded: Option<Option<Data>> = None;
     let mut out = Vec::new();
@@ -126,7 +130,9 @@ pub(super) fn warnings(engine: &Engine<'_>, checks: &[Check]) -> Vec<Diagnostic>
                     let opts = engine.files.map(|load| DataOptions {
                         load: load.clone(),
                         all_columns: false,
-                        columns: None,
+                        // What the request reads, as the scan did: no other cell can fail
+                        // this reading.
+                        columns: Some(super::data::request_columns(engine.program, req)),
                     });
                     opts.and_then(|o| Data::load(engine.program, &o).ok())
                 })
