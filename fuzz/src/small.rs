@@ -373,13 +373,7 @@ fn num_ty(n: &Num, untyped: [bool; 2]) -> Ty {
         },
         Num::Bin(op, x, y) => {
             let (a, b) = (num_ty(x, untyped), num_ty(y, untyped));
-            arith_ty(
-                *op,
-                a,
-                b,
-                matches!(**y, Num::Lit(l) if l.text == "100"),
-                matches!(**x, Num::Lit(l) if l.text == "100"),
-            )
+            arith_ty(*op, a, b, num_is_hundred(y), num_is_hundred(x))
         }
         Num::Coalesce(x, y) => unify(unify(Ty::Null, num_ty(x, untyped)), num_ty(y, untyped)),
         Num::Case(_, x, y) => {
@@ -418,6 +412,25 @@ fn combinable(x: Ty, y: Ty) -> bool {
     match (x, y) {
         (Ty::Num(a), Ty::Num(b)) => add_units(a, b).is_some(),
         _ => true,
+    }
+}
+
+/// The literal `100`, in parentheses or not: the checker reads `(100)` as `100` (the
+/// syntax tree has no parentheses), and `percent × 100` is points.
+fn num_is_hundred(n: &Num) -> bool {
+    match n {
+        Num::Lit(l) => l.text == "100",
+        Num::Paren(x) => num_is_hundred(x),
+        _ => false,
+    }
+}
+
+/// [`num_is_hundred`] for KPI expressions.
+fn kpi_is_hundred(k: &Kpi) -> bool {
+    match k {
+        Kpi::Lit(l) => l.text == "100",
+        Kpi::Paren(x) => kpi_is_hundred(x),
+        _ => false,
     }
 }
 
@@ -672,9 +685,8 @@ fn kpi_unit(k: &Kpi, units: &[Unit], untyped: [bool; 2]) -> Unit {
         Kpi::Ref(i) => units[*i],
         Kpi::Neg(x) | Kpi::Paren(x) => kpi_unit(x, units, untyped),
         Kpi::Bin(op, x, y) => {
-            let hundred = |k: &Kpi| matches!(k, Kpi::Lit(l) if l.text == "100");
             let (a, b) = (kpi_unit(x, units, untyped), kpi_unit(y, units, untyped));
-            mul_div_unit(*op, a, b, hundred(y), hundred(x))
+            mul_div_unit(*op, a, b, kpi_is_hundred(y), kpi_is_hundred(x))
         }
     }
 }
