@@ -271,18 +271,28 @@ pub fn run(args: &EvalArgs, color: ColorChoice) -> Result<Outcome, Closed> {
         (_, Format::Csv) => out.write(&table::csv(&report))?,
     }
     out.flush()?;
-    Ok(match args.fail_on {
-        Some(level) if reaches(&report, level) => {
-            // Said on stderr, so a CI log shows why the step failed whatever the format.
-            eprint(&reached_by(&report, level));
-            Outcome::Findings
-        }
-        _ => Outcome::Ok,
-    })
+    let Some(level) = args.fail_on else { return Ok(Outcome::Ok) };
+    let hits = reached_by(&report, level);
+    if hits.is_empty() {
+        return Ok(Outcome::Ok);
+    }
+    // Said on stderr, so a CI log shows why the step failed whatever the format.
+    let level = match level {
+        FailOn::Warn => "warn",
+        FailOn::Fail => "fail",
+        FailOn::Breach => "breach",
+    };
+    let shown = hits.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    let more = match hits.len() {
+        n if n > 5 => format!(" and {} more", n - 5),
+        _ => String::new(),
+    };
+    eprint(&format!("error: --fail-on {level}: reached by {shown}{more}\n"));
+    Ok(Outcome::Findings)
 }
 
-/// `--fail-on fail: reached by aht (bpo-cairo), fcr (total)…`: what made the run fail.
-fn reached_by(report: &Report, level: FailOn) -> String {
+/// The items that reach `level`, with their groups: `aht (bpo-cairo)`, `fcr (total)`.
+fn reached_by(report: &Report, level: FailOn) -> Vec<String> {
     let kinds: Vec<_> = report.by.iter().map(|d| d.kind).collect();
     let rows = report.rows.iter().map(|r| (r, false)).chain(report.total.iter().map(|r| (r, true)));
     let mut hits = Vec::new();
@@ -308,17 +318,7 @@ fn reached_by(report: &Report, level: FailOn) -> String {
             });
         }
     }
-    let level = match level {
-        FailOn::Warn => "warn",
-        FailOn::Fail => "fail",
-        FailOn::Breach => "breach",
-    };
-    let shown = hits.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
-    let more = match hits.len() {
-        n if n > 5 => format!(" and {} more", n - 5),
-        _ => String::new(),
-    };
-    format!("error: --fail-on {level}: reached by {shown}{more}\n")
+    hits
 }
 
 /// `--threads N`: a count of threads up to [`MAX_THREADS`] (more cost memory and time and
@@ -345,10 +345,6 @@ fn print_all(ds: &[Diagnostic], program: &kpiblend::program::Program, color: boo
     for d in ds {
         eprint(&diag_render::human(d, &program.sources, color));
     }
-}
-
-fn reaches(report: &Report, level: FailOn) -> bool {
-    report.rows.iter().chain(&report.total).flat_map(|r| &r.cells).any(|c| cell_reaches(c, level))
 }
 
 fn cell_reaches(cell: &Cell, level: FailOn) -> bool {
